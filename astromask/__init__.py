@@ -1,0 +1,26 @@
+"""astromask: MaxiMask and deepCR-style contaminant masks for CCDData, in Keras 3.
+
+Importing astromask does not import Keras, so ``KERAS_BACKEND`` can still be
+set afterwards and ``astromask --help`` stays fast.
+"""
+
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("astromask")
+except PackageNotFoundError:  # running from a source tree that is not installed
+    __version__ = "0.0.0.dev0"
+
+from astromask.classes import CLASS_NAMES, CLASSES, decode_flags
+from astromask.core import flag, probabilities
+from astromask.data import fetch_all
+
+__all__ = [
+    "CLASSES",
+    "CLASS_NAMES",
+    "__version__",
+    "decode_flags",
+    "fetch_all",
+    "flag",
+    "probabilities",
+]

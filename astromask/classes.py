@@ -68,6 +68,21 @@ class ClassDef:
     threshold: float
     masked: bool
 
+    @property
+    def prior_key(self):
+        """FITS keyword recording the prior used for this class."""
+        return f"AMP_{self.name}"
+
+    @property
+    def threshold_key(self):
+        """FITS keyword recording the threshold used for this class."""
+        return f"AMT_{self.name}"
+
+    @property
+    def bit_key(self):
+        """FITS keyword recording this class's bit value in the flag map."""
+        return f"AMB_{self.name}"
+
 
 _TABLE = [
     # name, description, training prior, prior, threshold, masked

@@ -1,0 +1,297 @@
+"""The CCDData layer: `flag` and `probabilities`.
+
+This is the only module of the MaxiMask path that knows astropy.  It unpacks
+the input, calls `astromask.inference` with plain arrays, and packs the result
+into a new `~astropy.nddata.CCDData`.  The input is never modified.
+"""
+
+import numpy as np
+from astropy import units as u
+from astropy.io import fits
+from astropy.nddata import CCDData
+
+from astromask import classes, inference, preprocess
+from astromask._validate import as_image, as_mask, per_class_values
+
+__all__ = ["DEFAULT_UNIT", "flag", "probabilities"]
+
+DEFAULT_UNIT = u.adu
+"""Unit given to plain arrays (and to NDData without a unit) by `flag`."""
+
+
+def _unpack(data):
+    """Return (array, mask) from a CCDData, NDData-like, masked or plain array."""
+    if isinstance(data, np.ma.MaskedArray):
+        array = as_image(data.data)
+        return array, as_mask(np.ma.getmask(data), array.shape)
+    if hasattr(data, "data") and not isinstance(data, np.ndarray):
+        array = as_image(data.data)
+        return array, as_mask(getattr(data, "mask", None), array.shape)
+    array = as_image(data)
+    return array, None
+
+
+def _resolve_priors(priors):
+    """None -> None; "default" -> defaults; dict or sequence -> float32 array."""
+    if priors is None:
+        return None
+    if isinstance(priors, str):
+        if priors != "default":
+            msg = f"priors: expected 'default', None, a dict or 14 values, got {priors!r}"
+            raise ValueError(msg)
+        return classes.default_priors()
+    return per_class_values(
+        priors, classes.default_priors(), classes.CLASS_NAMES, name="priors", low=0, high=1
+    )
+
+
+def _resolve_thresholds(thresholds):
+    if thresholds is None or (isinstance(thresholds, str) and thresholds != "default"):
+        msg = (
+            f"thresholds: expected 'default', a dict or 14 values, got {thresholds!r}; "
+            "use astromask.probabilities for unthresholded maps"
+        )
+        raise ValueError(msg)
+    if isinstance(thresholds, str):
+        return classes.default_thresholds()
+    return per_class_values(
+        thresholds,
+        classes.default_thresholds(),
+        classes.CLASS_NAMES,
+        name="thresholds",
+        low=0,
+        high=1,
+        closed=True,
+    )
+
+
+def _predict(array, mask, *, model, tiling, batch_size, device, progress):
+    """Raw network probabilities, class axis first, plane by plane for cubes."""
+    planes = array[None] if array.ndim == 2 else array
+    plane_masks = [None] * len(planes) if mask is None else (
+        mask[None] if mask.ndim == 2 else mask
+    )
+    results = [
+        inference.predict_image(
+            preprocess.normalize(plane, plane_mask),
+            model=model,
+            tiling=tiling,
+            batch_size=batch_size,
+            device=device,
+            progress=progress,
+        )
+        for plane, plane_mask in zip(planes, plane_masks)
+    ]
+    if array.ndim == 2:
+        return results[0]
+    return np.stack(results, axis=1)
+
+
+def probabilities(
+    data,
+    *,
+    model="maximask",
+    priors=None,
+    tiling=None,
+    batch_size=None,
+    device=None,
+    progress=None,
+):
+    """Per-class probabilities from the MaxiMask network.
+
+    Parameters
+    ----------
+    data : `~astropy.nddata.CCDData`, NDData-like, masked array or array-like
+        2-D image, or 3-D cube processed plane by plane (planes first).  Any
+        real dtype and byte order; NaN and infinities are allowed.  Masked
+        pixels take no part in the background estimate.
+    model : str, optional
+        Network name; only ``"maximask"`` for now.
+    priors : None, "default", dict or sequence of 14 floats, optional
+        Observing priors for the prior correction of Paillassa et al. (2020,
+        sect. 5).  `None` (default) returns the network's raw output;
+        ``"default"`` uses upstream's default priors; a dict such as
+        ``{"CR": 0.01}`` changes some classes from the defaults.
+    tiling : str, `~astromask.inference.Tiling` or (int, int), optional
+        Tile geometry; ``"maximask"`` (default) reproduces upstream's.
+    batch_size : int, optional
+        Tiles per network call (default 8); lower it to bound memory.
+    device : str, optional
+        Keras device, for example ``"cpu"`` or ``"gpu:0"``.
+    progress : bool, optional
+        Progress bar over tiles; `None` shows one on a terminal only.
+
+    Returns
+    -------
+    probabilities : `numpy.ndarray`
+        float32 array of shape ``(14, *data.shape)``; channel ``k`` is class
+        ``astromask.classes.CLASSES[k]``.
+    """
+    array, mask = _unpack(data)
+    prior_values = _resolve_priors(priors)
+    result = _predict(
+        array,
+        mask,
+        model=model,
+        tiling=tiling,
+        batch_size=batch_size,
+        device=device,
+        progress=progress,
+    )
+    if prior_values is not None:
+        result = inference.apply_priors(result, prior_values)
+    return result
+
+
+def _card_float(value):
+    """A float32 parameter as the short decimal it was given as (5e-4, not 5.0000002e-4)."""
+    return float(f"{float(value):.7g}")
+
+
+def _set_card(meta, key, value, comment):
+    if isinstance(meta, fits.Header):
+        meta[key] = (value, comment)
+    else:
+        meta[key] = value
+
+
+def flag(
+    ccd,
+    *,
+    classes=None,
+    priors="default",
+    thresholds="default",
+    mask_classes=None,
+    tiling=None,
+    batch_size=None,
+    device=None,
+    progress=None,
+):
+    """Flag contaminated pixels with the MaxiMask network.
+
+    Parameters
+    ----------
+    ccd : `~astropy.nddata.CCDData`, NDData-like or array-like
+        The image: 2-D, or a 3-D cube flagged plane by plane.  A plain array
+        (or NDData without a unit) is wrapped in a `~astropy.nddata.CCDData`
+        with unit `DEFAULT_UNIT` (adu).  Not modified.
+    classes : sequence of str, optional
+        Classes to flag (names from `astromask.classes.CLASS_NAMES`);
+        default all.
+    priors : "default", None, dict or sequence of 14 floats, optional
+        Observing priors (see `probabilities`); `None` skips the prior
+        correction.
+    thresholds : "default", dict or sequence of 14 floats, optional
+        A pixel belongs to a class when its (prior-corrected) probability
+        exceeds the class threshold.  Default: upstream's thresholds.
+    mask_classes : sequence of str, optional
+        Classes that go into ``mask``.  Default: every selected class except
+        fringes (FR), nebulosity (NEB), bright background (BBG) and background
+        (BG), which describe the sky rather than defects.
+    tiling, batch_size, device, progress
+        As in `probabilities`.
+
+    Returns
+    -------
+    result : `~astropy.nddata.CCDData`
+        A copy of the input with
+
+        - ``flags``: uint16 bit-coded map, bit ``2**k`` for class ``k``
+          (see `astromask.classes`; BG carries no bit);
+        - ``mask``: the input mask OR the pixels of ``mask_classes``;
+        - ``meta``: cards ``AMVERS`` (astromask version), ``AMMODEL``,
+          ``AMWHASH`` (weights SHA-256), ``AMTILE``, ``AMPRIOR``, ``AMMASK``,
+          and per class ``AMP_<name>`` (prior), ``AMT_<name>`` (threshold) and
+          ``AMB_<name>`` (bit value).
+
+    Examples
+    --------
+    >>> import astromask
+    >>> from astropy.nddata import CCDData
+    >>> ccd = CCDData.read("frame.fits", unit="adu")  # doctest: +SKIP
+    >>> ccd = astromask.flag(ccd)  # doctest: +SKIP
+    >>> cosmic_rays = astromask.decode_flags(ccd.flags, "CR")  # doctest: +SKIP
+    """
+    from astromask import __version__
+    from astromask import classes as table
+    from astromask import zoo
+
+    index = table.class_index(classes)
+    if len(index) == 0:
+        msg = "classes: select at least one class"
+        raise ValueError(msg)
+    names = [table.CLASS_NAMES[k] for k in index]
+    if mask_classes is None:
+        mask_index = [k for k in index if table.CLASSES[k].masked]
+    else:
+        mask_index = list(table.class_index(mask_classes, argname="mask_classes"))
+        missing = [table.CLASS_NAMES[k] for k in mask_index if k not in index]
+        if missing:
+            msg = f"mask_classes: {', '.join(missing)} not among the flagged classes {names}"
+            raise ValueError(msg)
+    prior_values = _resolve_priors(priors)
+    threshold_values = _resolve_thresholds(thresholds)
+
+    if isinstance(ccd, CCDData):
+        result = ccd.copy()
+    else:
+        array, mask = _unpack(ccd)
+        unit = getattr(ccd, "unit", None) or DEFAULT_UNIT
+        meta = getattr(ccd, "meta", None)
+        header = fits.Header()
+        if meta:
+            header.update(dict(meta))
+        result = CCDData(np.array(array), unit=unit, mask=mask, meta=header)
+    array, mask = _unpack(result)
+
+    probs = _predict(
+        array,
+        mask,
+        model="maximask",
+        tiling=tiling,
+        batch_size=batch_size,
+        device=device,
+        progress=progress,
+    )
+    probs = probs[index]
+    if prior_values is not None:
+        probs = inference.apply_priors(probs, prior_values[index], index=index)
+    above = inference.threshold(probs, threshold_values[index])
+    del probs
+
+    flags = np.zeros(array.shape, dtype=np.uint16)
+    bad = np.zeros(array.shape, dtype=bool) if mask is None else mask.copy()
+    for row, k in enumerate(index):
+        bit = table.CLASSES[k].bit
+        if bit is not None:
+            flags[above[row]] |= np.uint16(bit)
+        if k in mask_index:
+            bad |= above[row]
+    result.flags = flags
+    result.mask = bad
+
+    meta = result.meta
+    tile = inference.resolve_tiling(tiling)
+    _set_card(meta, "AMVERS", __version__, "astromask version")
+    _set_card(meta, "AMMODEL", "maximask", "astromask network for FLAGS")
+    _set_card(meta, "AMWHASH", zoo.weights_sha256("maximask"), "SHA-256 of weights")
+    _set_card(meta, "AMTILE", f"{tile.size}/{tile.margin}", "tile size/margin (px)")
+    prior_kind = "none" if priors is None else (
+        "default" if isinstance(priors, str) else "custom"
+    )
+    _set_card(meta, "AMPRIOR", prior_kind, "prior correction (Paillassa+2020 s.5)")
+    _set_card(
+        meta,
+        "AMMASK",
+        ",".join(table.CLASS_NAMES[k] for k in mask_index) or "none",
+        "classes put into the mask",
+    )
+    for k in index:
+        cls = table.CLASSES[k]
+        if prior_values is not None:
+            _set_card(meta, cls.prior_key, _card_float(prior_values[k]), f"{cls.name} prior")
+        _set_card(
+            meta, cls.threshold_key, _card_float(threshold_values[k]), f"{cls.name} threshold"
+        )
+        _set_card(meta, cls.bit_key, cls.bit or 0, f"{cls.name} bit in FLAGS")
+    return result

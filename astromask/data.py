@@ -1,0 +1,226 @@
+"""Pretrained weights: the registry, the cache and the downloads (through pooch).
+
+Every file is pinned by URL (a repository commit) and sha256.  Files are
+downloaded on first use into a cache folder and verified each time they are
+opened; a file whose hash does not match is never loaded.
+
+Environment variables
+---------------------
+``ASTROMASK_DATA_DIR``
+    Cache folder (default: the platform's user cache, for example
+    ``~/.cache/astromask`` on Linux).
+``ASTROMASK_WEIGHTS_URL``
+    Base URL of a mirror.  Each file is then fetched from
+    ``{ASTROMASK_WEIGHTS_URL}/{owner}/{repo}/{commit}/{path}`` instead of
+    GitHub: a site mirror for compute nodes without internet, or the loopback
+    mirror that the tests use.
+
+Run ``astromask fetch`` (or `fetch_all`) once on a machine with network access
+to fill the cache ahead of time.
+"""
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import pooch
+
+__all__ = [
+    "REGISTRY",
+    "WeightFile",
+    "WeightsError",
+    "cache_dir",
+    "fetch",
+    "fetch_all",
+    "model_files",
+]
+
+_GITHUB_URL = "https://github.com/{owner}/{repo}/raw/{commit}/{path}"
+
+
+@dataclass(frozen=True)
+class WeightFile:
+    """One pinned weight file.
+
+    Parameters
+    ----------
+    owner, repo, commit, path : str
+        Where the file lives in its upstream repository.
+    sha256 : str
+        Expected SHA-256 of the file's content.
+    size : int
+        Expected size in bytes (informative; the hash is what is checked).
+    """
+
+    owner: str
+    repo: str
+    commit: str
+    path: str
+    sha256: str
+    size: int
+
+    @property
+    def key(self):
+        """``owner/repo/commit/path``: the file's name in the cache and mirrors."""
+        return f"{self.owner}/{self.repo}/{self.commit}/{self.path}"
+
+    @property
+    def url(self):
+        """Where the file is downloaded from, honouring ``ASTROMASK_WEIGHTS_URL``."""
+        base = os.environ.get("ASTROMASK_WEIGHTS_URL", "").strip()
+        if base:
+            return f"{base.rstrip('/')}/{self.key}"
+        return _GITHUB_URL.format(
+            owner=self.owner, repo=self.repo, commit=self.commit, path=self.path
+        )
+
+
+_MAXIMASK_COMMIT = "69b88322bc2c96de5f2b09967e0fef04821db81a"
+
+
+def _maximask_file(path, sha256, size):
+    return WeightFile("mpaillassa", "MaxiMask", _MAXIMASK_COMMIT, path, sha256, size)
+
+
+_FILES = {
+    "maximask": (
+        _maximask_file(
+            "maximask_and_maxitrack/maximask/model/variables/variables.index",
+            "4dd670e3239a04fb5624e375f09b1393ba061e2b69fd7e766d00b8374bb8efaa",
+            3823,
+        ),
+        _maximask_file(
+            "maximask_and_maxitrack/maximask/model/variables/"
+            "variables.data-00000-of-00001",
+            "13e5fed2cdb7abd4535a4e872b4906f380558073d9294c1d5fa2041f620073e5",
+            22935401,
+        ),
+    ),
+    "maxitrack": (
+        _maximask_file(
+            "maximask_and_maxitrack/maxitrack/model/variables/variables.index",
+            "949e3258e8c00409463c58f9a6f34924a53fc8db572e7fda6f401f8856251b29",
+            1583,
+        ),
+        _maximask_file(
+            "maximask_and_maxitrack/maxitrack/model/variables/"
+            "variables.data-00000-of-00001",
+            "95894abf89b1b93879e298bdc1fc16a73301690de4fc657353cc5aafdcb34bef",
+            33065329,
+        ),
+    ),
+}
+
+REGISTRY = {f.key: f for files in _FILES.values() for f in files}
+"""dict of str to `WeightFile`: every pinned file, keyed ``owner/repo/commit/path``."""
+
+
+class WeightsError(OSError):
+    """Weights could not be downloaded, or failed their hash check."""
+
+
+def cache_dir():
+    """Return the weights cache folder (``ASTROMASK_DATA_DIR`` or the user cache).
+
+    Returns
+    -------
+    path : `pathlib.Path`
+    """
+    override = os.environ.get("ASTROMASK_DATA_DIR", "").strip()
+    if override:
+        return Path(override).expanduser()
+    return Path(pooch.os_cache("astromask"))
+
+
+def model_files(model):
+    """Return the `WeightFile` entries a model needs.
+
+    Parameters
+    ----------
+    model : str
+        Model name, for example ``"maximask"``.
+    """
+    try:
+        return _FILES[model]
+    except KeyError:
+        msg = f"model: unknown model {model!r}; choose among {', '.join(_FILES)}"
+        raise ValueError(msg) from None
+
+
+def _help():
+    return (
+        "Set ASTROMASK_WEIGHTS_URL to a mirror holding owner/repo/commit/path "
+        "copies of the files, or run 'astromask fetch' on a machine with network "
+        "access and share its cache folder through ASTROMASK_DATA_DIR "
+        f"(now {cache_dir()})."
+    )
+
+
+def fetch(entry, *, progress=False):
+    """Return the local path of a weight file, downloading it if needed.
+
+    A cached file is used only if its SHA-256 matches; otherwise it is
+    downloaded again.  A download whose hash does not match is retried once,
+    then refused.
+
+    Parameters
+    ----------
+    entry : `WeightFile` or str
+        The file, or its registry key.
+    progress : bool, optional
+        Show a download progress bar.
+
+    Returns
+    -------
+    path : `pathlib.Path`
+
+    Raises
+    ------
+    WeightsError
+        If the file cannot be downloaded, or twice fails its hash check.
+    """
+    if isinstance(entry, str):
+        entry = REGISTRY[entry]
+    folder = cache_dir() / Path(entry.key).parent
+    downloader = pooch.HTTPDownloader(progressbar=bool(progress), timeout=60)
+    last_error = None
+    for _attempt in range(2):
+        try:
+            path = pooch.retrieve(
+                entry.url,
+                known_hash=f"sha256:{entry.sha256}",
+                fname=Path(entry.path).name,
+                path=folder,
+                downloader=downloader,
+                progressbar=bool(progress),
+            )
+            return Path(path)
+        except ValueError as err:  # pooch: hash mismatch after download
+            last_error = err
+        except Exception as err:  # network, HTTP status, file system
+            msg = (
+                f"could not download {entry.key} from {entry.url}: {err}. "
+                + _help()
+            )
+            raise WeightsError(msg) from err
+    msg = (
+        f"{entry.key} downloaded from {entry.url} does not have the expected "
+        f"SHA-256 {entry.sha256}, twice; it was not loaded. The mirror or the "
+        f"cache holds a wrong file. {_help()}"
+    )
+    raise WeightsError(msg) from last_error
+
+
+def fetch_all(*, progress=False):
+    """Download every registered weight file into the cache.
+
+    Parameters
+    ----------
+    progress : bool, optional
+        Show progress bars.
+
+    Returns
+    -------
+    paths : list of `pathlib.Path`
+    """
+    return [fetch(entry, progress=progress) for entry in REGISTRY.values()]

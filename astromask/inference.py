@@ -1,0 +1,218 @@
+"""Run the networks on whole images: tiling, batching, stitching and priors.
+
+Arrays in, arrays out; no astropy here.  Models come from `astromask.zoo`.
+
+Tiling
+------
+A `Tiling` cuts the normalised image into square tiles of ``size`` pixels
+that overlap by ``2 * margin``.  Of each tile only the centre is kept (the
+``margin``-wide border is dropped, except along the image's own edges), so
+every pixel is predicted away from a tile border.  Tiles are written in
+raster order and a later tile overwrites an earlier one, which reproduces
+MaxiMask's stitching exactly for ``tiling="maximask"`` (400-px tiles, 200-px
+stride).  Images smaller than a tile are mirror-padded to the tile size.
+"""
+
+import contextlib
+from dataclasses import dataclass
+
+import numpy as np
+
+from astromask import classes
+
+__all__ = [
+    "TILINGS",
+    "Tiling",
+    "apply_priors",
+    "predict_image",
+    "resolve_tiling",
+    "threshold",
+]
+
+
+@dataclass(frozen=True)
+class Tiling:
+    """Tile geometry.
+
+    Parameters
+    ----------
+    size : int
+        Side of the square tiles, in pixels.
+    margin : int
+        Width of the border dropped from each tile where it overlaps its
+        neighbour; the stride between tiles is ``size - 2 * margin``.
+    """
+
+    size: int
+    margin: int
+
+    def __post_init__(self):
+        if self.size < 32 or self.margin < 0 or self.size - 2 * self.margin < 1:
+            msg = (
+                f"tiling: size={self.size}, margin={self.margin} is not a valid "
+                "geometry; size must be at least 32 and exceed 2 * margin"
+            )
+            raise ValueError(msg)
+
+    @property
+    def stride(self):
+        """Distance between the starts of neighbouring tiles."""
+        return self.size - 2 * self.margin
+
+    def starts(self, length):
+        """Tile start positions along an axis of ``length`` pixels."""
+        if length <= self.size:
+            return [0]
+        starts = list(range(0, length - self.size + 1, self.stride))
+        if starts[-1] != length - self.size:
+            starts.append(length - self.size)
+        return starts
+
+    def span(self, start, length):
+        """The part ``[lo, hi)`` of the axis that the tile at ``start`` writes."""
+        last = max(length - self.size, 0)
+        lo = 0 if start == 0 else start + self.margin
+        hi = length if start == last else start + self.size - self.margin
+        return lo, hi
+
+
+TILINGS = {
+    "maximask": Tiling(400, 100),
+}
+"""dict of str to `Tiling`: named geometries.  ``"maximask"`` is upstream's."""
+
+DEFAULT_TILING = "maximask"
+
+
+def resolve_tiling(tiling):
+    """Turn ``None``, a name, a `Tiling` or a ``(size, margin)`` pair into a `Tiling`."""
+    if tiling is None:
+        tiling = DEFAULT_TILING
+    if isinstance(tiling, Tiling):
+        return tiling
+    if isinstance(tiling, str):
+        try:
+            return TILINGS[tiling]
+        except KeyError:
+            msg = (
+                f"tiling: unknown tiling {tiling!r}; use one of {', '.join(TILINGS)}, "
+                "a Tiling, or a (size, margin) pair"
+            )
+            raise ValueError(msg) from None
+    try:
+        size, margin = (int(v) for v in tiling)
+    except (TypeError, ValueError):
+        msg = f"tiling: expected a name, a Tiling or a (size, margin) pair, got {tiling!r}"
+        raise TypeError(msg) from None
+    return Tiling(size, margin)
+
+
+def _progress_bar(total, progress, desc):
+    from tqdm.auto import tqdm
+
+    # progress=None: let tqdm decide (shown on a terminal, hidden otherwise).
+    disable = None if progress is None else not progress
+    return tqdm(total=total, desc=desc, unit="tile", disable=disable, leave=False)
+
+
+def predict_image(
+    image, *, model="maximask", tiling=None, batch_size=None, device=None, progress=None
+):
+    """Run a segmentation network over a normalised 2-D image.
+
+    Parameters
+    ----------
+    image : `numpy.ndarray`
+        2-D float32 image, normalised with `astromask.preprocess.normalize`.
+    model : str, optional
+        Model name in `astromask.zoo`.
+    tiling : str, `Tiling` or (int, int), optional
+        Tile geometry (default ``"maximask"``).
+    batch_size : int, optional
+        Tiles per network call (default 8); lower it to save memory.
+    device : str, optional
+        Keras device name such as ``"cpu"`` or ``"gpu:0"``; default: Keras's
+        choice.
+    progress : bool, optional
+        Show a progress bar over tiles; `None` shows it on a terminal only.
+
+    Returns
+    -------
+    probabilities : `numpy.ndarray`
+        float32 array of shape ``(n_classes, ny, nx)``.
+    """
+    from astromask import zoo
+
+    tiling = resolve_tiling(tiling)
+    batch_size = 8 if batch_size is None else int(batch_size)
+    if batch_size < 1:
+        msg = f"batch_size: must be at least 1, got {batch_size}"
+        raise ValueError(msg)
+    height, width = image.shape
+    size = tiling.size
+    padded = image
+    if height < size or width < size:
+        pad = ((0, max(size - height, 0)), (0, max(size - width, 0)))
+        padded = np.pad(image, pad, mode="symmetric")
+    ys, xs = tiling.starts(height), tiling.starts(width)
+    coords = [(y, x) for y in ys for x in xs]
+    net = zoo.get_model(model, (size, size), progress=bool(progress))
+    out = None
+    scope = contextlib.nullcontext()
+    if device is not None:
+        import keras
+
+        scope = keras.device(device)
+    with scope, _progress_bar(len(coords), progress, model) as bar:
+        for first in range(0, len(coords), batch_size):
+            batch = coords[first : first + batch_size]
+            tiles = np.stack([padded[y : y + size, x : x + size] for y, x in batch])
+            result = np.asarray(net.predict_on_batch(tiles[..., None]))
+            if out is None:
+                out = np.empty((result.shape[-1], height, width), dtype=np.float32)
+            for (y, x), tile in zip(batch, result):
+                y0, y1 = tiling.span(y, height)
+                x0, x1 = tiling.span(x, width)
+                y1, x1 = min(y1, height), min(x1, width)
+                out[:, y0:y1, x0:x1] = np.moveaxis(
+                    tile[y0 - y : y1 - y, x0 - x : x1 - x], -1, 0
+                )
+            bar.update(len(batch))
+    return out
+
+
+def apply_priors(probabilities, priors, *, index=None):
+    """Correct probabilities for observing priors (Paillassa et al. 2020, sect. 5).
+
+    The network was trained with class frequencies ``t`` (the training
+    priors); for a class expected with frequency ``q`` in the data,
+    ``p' = p / (p + f (1 - p))`` with ``f = t / (1 - t) * (1 - q) / q``.
+    Computed in float32 in the same order as upstream.
+
+    Parameters
+    ----------
+    probabilities : `numpy.ndarray`
+        ``(n, ...)`` float32 probabilities of the classes ``index``.
+    priors : `numpy.ndarray`
+        float32 observing priors of those classes.
+    index : array of int, optional
+        Class indices of the rows (default: all 14 in order).
+
+    Returns
+    -------
+    corrected : `numpy.ndarray`
+    """
+    train = classes.training_priors()
+    if index is not None:
+        train = train[index]
+    priors = np.asarray(priors, dtype=np.float32)
+    factors = (train / (1 - train)) * ((1 - priors) / priors)
+    factors = factors.reshape((-1,) + (1,) * (probabilities.ndim - 1))
+    p = probabilities.astype(np.float32, copy=False)
+    return p / (p + factors * (1 - p))
+
+
+def threshold(probabilities, thresholds):
+    """Return ``probabilities > thresholds`` per class (strict, as upstream)."""
+    thresholds = np.asarray(thresholds, dtype=np.float32)
+    return probabilities > thresholds.reshape((-1,) + (1,) * (probabilities.ndim - 1))

@@ -1,0 +1,182 @@
+"""Image normalisation for MaxiMask and MaxiTrack (numpy and scipy only).
+
+The networks were trained on images from which a SExtractor-like background
+was subtracted and which were divided by the background noise.  This module
+reproduces upstream's estimate (MaxiMask 1.4.1, ``utils.background_est``)
+number for number on images of at least 400 px, and extends it to smaller
+images and to masked pixels:
+
+1. NaN becomes 0 and values are clipped to [-500, 80000];
+2. the image is cut into 200-px meshes (centred, the remainder split between
+   both sides); in each mesh the median and standard deviation are
+   sigma-clipped at 3 sigma until stable; the background is the clipped mean,
+   or ``2.5 median - 1.5 mean`` when clipping changed sigma by more than 20 %;
+3. outlying meshes are replaced by the mean of their neighbours, the grid is
+   edge-padded by one mesh and median-filtered (3x3), and a bicubic spline
+   interpolates background and sigma maps at every pixel.
+
+Images with fewer than 200 px along an axis use one mesh spanning that axis,
+and the spline degree drops to what the number of meshes allows.  Masked
+pixels take no part in the statistics.  A sigma map that is not positive
+(a constant mesh, or spline overshoot) is replaced by the median positive
+mesh sigma there, so the output is always finite.
+"""
+
+import math
+
+import numpy as np
+from scipy import interpolate, signal
+
+__all__ = ["background_maps", "normalize"]
+
+CLIP_LOW, CLIP_HIGH = -500.0, 80000.0
+MESH_SIZE = 200
+
+
+def _clipped_stats(values, k=3.0):
+    """Sigma-clipped background and sigma of one mesh (upstream's loop)."""
+    keep = np.ones(values.shape, dtype=bool)
+    median = np.median(values)
+    init_std = np.std(values)
+    std = init_std
+    while True:
+        new_keep = keep & (values >= median - k * std) & (values <= median + k * std)
+        if np.array_equal(new_keep, keep):
+            break
+        keep = new_keep
+        kept = values[keep]
+        median = np.median(kept)
+        std = np.std(kept)
+    kept = values[keep]
+    mean = np.mean(kept)
+    if 0.8 * init_std < std < 1.2 * init_std:
+        background = mean
+    else:
+        background = 2.5 * median - 1.5 * mean
+    return background, std
+
+
+def _mesh_grid(image, mask, mesh_h, mesh_w):
+    """Background and sigma of each mesh; NaN where a mesh has no valid pixel."""
+    height, width = image.shape
+    n_y, n_x = height // mesh_h, width // mesh_w
+    y0, x0 = (height % mesh_h) // 2, (width % mesh_w) // 2
+    back = np.zeros((n_y, n_x))
+    sigma = np.zeros((n_y, n_x))
+    for j in range(n_y):
+        for i in range(n_x):
+            rows = slice(y0 + j * mesh_h, y0 + (j + 1) * mesh_h)
+            cols = slice(x0 + i * mesh_w, x0 + (i + 1) * mesh_w)
+            mesh = image[rows, cols]
+            if mask is not None:
+                mesh = mesh[~mask[rows, cols]]
+                if mesh.size == 0:
+                    back[j, i] = sigma[j, i] = np.nan
+                    continue
+            if not mesh.any():
+                back[j, i], sigma[j, i] = 0.0, 1.0
+                continue
+            back[j, i], sigma[j, i] = _clipped_stats(mesh.ravel())
+    for grid in (back, sigma):
+        empty = np.isnan(grid)
+        if empty.all():
+            grid[...] = 0.0 if grid is back else 1.0
+        elif empty.any():
+            grid[empty] = np.median(grid[~empty])
+    return back, sigma
+
+
+def _clean_grid(grid):
+    """Replace 3-sigma outlier meshes by the mean of their valid neighbours.
+
+    This follows upstream exactly, including its in-place, sequential update
+    order, so that results stay identical.
+    """
+    keep = np.ones(grid.shape, dtype=bool)
+    for iteration in range(6):  # at most 5 rounds of rejection, as upstream
+        median = np.median(grid[keep])
+        std = np.std(grid[keep])
+        outliers = keep & ((grid > median + 3 * std) | (grid < median - 3 * std))
+        if not outliers.any() or iteration == 5:
+            break
+        keep &= ~outliers
+    bad = ~keep
+    if bad.any():
+        height, width = grid.shape
+        grid[bad] = np.nan
+        bad_y, bad_x = np.nonzero(bad)
+        while np.isnan(grid).any():
+            for y, x in zip(bad_y, bad_x):
+                window = grid[max(y - 1, 0) : y + 2, max(x - 1, 0) : x + 2]
+                valid = ~np.isnan(window)
+                if valid.any():
+                    grid[y, x] = window[valid].sum() / valid.sum()
+    return grid
+
+
+def _interpolate(grid, mesh_h, mesh_w, height, width):
+    """Median-filter a mesh grid and spline-interpolate it at every pixel."""
+    grid = _clean_grid(grid)
+    padded = signal.medfilt(np.pad(grid, 1, mode="edge"), 3)
+    n_y, n_x = grid.shape
+    y = np.arange(-mesh_h / 2, (n_y + 1) * mesh_h + 1, mesh_h) + (height % mesh_h) // 2
+    x = np.arange(-mesh_w / 2, (n_x + 1) * mesh_w + 1, mesh_w) + (width % mesh_w) // 2
+    spline = interpolate.RectBivariateSpline(
+        y, x, padded, kx=min(3, len(y) - 1), ky=min(3, len(x) - 1)
+    )
+    return spline(np.arange(height), np.arange(width)).astype(np.float32)
+
+
+def background_maps(image, mask=None, *, mesh_size=MESH_SIZE):
+    """Estimate the background and background-noise maps of a 2-D image.
+
+    Parameters
+    ----------
+    image : `numpy.ndarray`
+        2-D float32 image, already cleaned of NaN and clipped.
+    mask : `numpy.ndarray` of bool, optional
+        Pixels to leave out of the statistics.
+    mesh_size : int, optional
+        Mesh size in pixels.
+
+    Returns
+    -------
+    background, sigma : `numpy.ndarray`
+        float32 maps of the image's shape; ``sigma`` is strictly positive.
+    """
+    height, width = image.shape
+    mesh_h, mesh_w = min(mesh_size, height), min(mesh_size, width)
+    back_grid, sigma_grid = _mesh_grid(image, mask, mesh_h, mesh_w)
+    floor = np.median(sigma_grid[sigma_grid > 0]) if (sigma_grid > 0).any() else 1.0
+    background = _interpolate(back_grid, mesh_h, mesh_w, height, width)
+    sigma = _interpolate(sigma_grid, mesh_h, mesh_w, height, width)
+    bad = ~(sigma > 0) | ~np.isfinite(sigma)
+    if bad.any():
+        sigma[bad] = np.float32(floor if math.isfinite(floor) else 1.0)
+    return background, sigma
+
+
+def normalize(image, mask=None):
+    """Normalise a 2-D image the way MaxiMask's networks expect.
+
+    Parameters
+    ----------
+    image : array-like
+        2-D image of any numeric dtype or byte order.  Not modified.
+    mask : array-like of bool, optional
+        Pixels left out of the background statistics (True = bad).
+
+    Returns
+    -------
+    normalized : `numpy.ndarray`
+        float32 ``(image - background) / sigma``.
+    """
+    image = np.array(image, dtype=np.float32)  # a copy, native byte order
+    image[np.isnan(image)] = 0
+    np.clip(image, CLIP_LOW, CLIP_HIGH, out=image)
+    if mask is not None:
+        mask = np.asarray(mask, dtype=bool)
+    background, sigma = background_maps(image, mask)
+    image -= background
+    image /= sigma
+    return image

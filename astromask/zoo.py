@@ -1,0 +1,127 @@
+"""The model registry: from a model name to a ready Keras model.
+
+For each model this module knows its builder, its weight files (through
+`astromask.data`), the reader and the converter.  Converted weights are
+cached as a ``.npz`` file next to the original files, so conversion happens
+once per machine; the cache is written atomically and checked against a
+SHA-256 sidecar before use.  Built models are kept in memory per model, input
+shape and Keras backend.
+"""
+
+import hashlib
+import os
+import tempfile
+import threading
+from pathlib import Path
+
+import numpy as np
+
+from astromask import data
+
+__all__ = ["converted_weights", "get_model", "weights_sha256"]
+
+_CONVERTED_VERSION = 1  # bump when a converter's output changes
+_models = {}
+_lock = threading.Lock()
+
+
+def _sha256(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _convert(model, paths):
+    """Read a model's original weight files and convert them to numpy arrays."""
+    if model in ("maximask", "maxitrack"):
+        from astromask.weights.tf_bundle import read_tf_bundle
+
+        tensors = read_tf_bundle(paths[0], paths[1])
+        if model == "maximask":
+            from astromask.convert.maximask import convert_weights
+
+            return convert_weights(tensors)
+    msg = f"no converter for model {model!r}"
+    raise ValueError(msg)
+
+
+def weights_sha256(model):
+    """Return the SHA-256 of a model's main weight file (recorded in headers)."""
+    return data.model_files(model)[-1].sha256
+
+
+def converted_weights(model, *, progress=False):
+    """Return a model's weights as ``{"layer/variable": numpy array}``.
+
+    Downloads the original files if needed, converts them once and caches
+    the result next to them.
+
+    Parameters
+    ----------
+    model : str
+        Model name, for example ``"maximask"``.
+    progress : bool, optional
+        Show download progress bars.
+    """
+    files = data.model_files(model)
+    paths = [data.fetch(f, progress=progress) for f in files]
+    tag = f"{model}.keras-v{_CONVERTED_VERSION}-{files[-1].sha256[:16]}"
+    cache = Path(paths[0]).parent / f"{tag}.npz"
+    sidecar = cache.with_suffix(".npz.sha256")
+    if cache.exists() and sidecar.exists():
+        if sidecar.read_text().strip() == _sha256(cache):
+            with np.load(cache, allow_pickle=False) as npz:
+                return {key: npz[key] for key in npz.files}
+    weights = _convert(model, paths)
+    # Write atomically: concurrent processes may convert at the same time.
+    fd, tmp = tempfile.mkstemp(dir=cache.parent, suffix=".npz.tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **weights)
+        digest = _sha256(tmp)
+        os.replace(tmp, cache)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    fd, tmp = tempfile.mkstemp(dir=cache.parent, suffix=".sha256.tmp")
+    with os.fdopen(fd, "w") as f:
+        f.write(digest + "\n")
+    os.replace(tmp, sidecar)
+    return weights
+
+
+def get_model(model, input_shape, *, progress=False):
+    """Return a model with its pretrained weights, built for ``input_shape``.
+
+    Parameters
+    ----------
+    model : str
+        Model name, for example ``"maximask"``.
+    input_shape : tuple of int
+        ``(height, width)`` of the input tiles.
+    progress : bool, optional
+        Show download progress bars.
+
+    Returns
+    -------
+    model : `keras.Model`
+    """
+    import keras
+
+    key = (model, tuple(int(v) for v in input_shape), keras.backend.backend())
+    with _lock:
+        if key not in _models:
+            weights = converted_weights(model, progress=progress)
+            if model == "maximask":
+                from astromask.convert.maximask import load_weights
+                from astromask.models.maximask import build_maximask
+
+                net = build_maximask(key[1])
+                load_weights(net, weights)
+            else:
+                msg = f"model: unknown model {model!r}"
+                raise ValueError(msg)
+            _models[key] = net
+        return _models[key]

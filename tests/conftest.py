@@ -1,0 +1,151 @@
+"""Shared fixtures: real frames, upstream MaxiMask references, the Keras backend.
+
+Environment variables
+---------------------
+``KERAS_BACKEND``
+    The backend under test (tox sets it per environment).
+``ASTROMASK_UPSTREAM_PYTHON``
+    Python of a separate environment with ``tensorflow`` and
+    ``MaxiMask==1.4.1``; parity tests run upstream there.
+``ASTROMASK_REALDATA``
+    Folder of real frames (default ``../shared/realdata`` beside the
+    repository).
+``CI``
+    When set, a missing real-data folder or upstream environment fails the
+    tests that need them instead of skipping them.
+"""
+
+import hashlib
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+from astropy.io import fits
+
+ROOT = Path(__file__).resolve().parents[1]
+REALDATA = Path(os.environ.get("ASTROMASK_REALDATA", ROOT.parent / "shared" / "realdata"))
+UPSTREAM_SCRIPT = ROOT / "tools" / "upstream_maximask.py"
+IN_CI = bool(os.environ.get("CI"))
+
+# Whole frames compared with upstream: (case name, file, HDU index).
+REAL_FRAMES = [
+    ("saao1m", "saao1m_ste3_raw.fits", 0),
+    ("mro24m", "mro24m_bin4_proc.fits", 0),
+    ("lco1m_amp1", "lco1m_fa05_raw_mef.fits", 1),
+    ("lco1m_amp2", "lco1m_fa05_raw_mef.fits", 2),
+    ("lco1m_amp3", "lco1m_fa05_raw_mef.fits", 3),
+    ("lco1m_amp4", "lco1m_fa05_raw_mef.fits", 4),
+    ("lco04m_sci", "lco04m_kb29_banzai.fits.fz", 1),
+]
+
+
+def pytest_report_header(config):
+    backend = os.environ.get("KERAS_BACKEND", "tensorflow (Keras default)")
+    return [
+        f"KERAS_BACKEND: {backend}",
+        f"ASTROMASK_WEIGHTS_URL: {os.environ.get('ASTROMASK_WEIGHTS_URL', '(GitHub)')}",
+        f"real frames: {REALDATA if REALDATA.is_dir() else 'absent'}",
+        f"upstream python: {os.environ.get('ASTROMASK_UPSTREAM_PYTHON', 'not set')}",
+    ]
+
+
+def unavailable(reason):
+    """Skip with a reason, or fail in CI, where everything must run."""
+    if IN_CI:
+        pytest.fail(f"{reason} (required in CI)", pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def realdata():
+    """Folder of real CCD frames (skips, or fails in CI, when absent)."""
+    if not REALDATA.is_dir():
+        unavailable(f"real-data folder {REALDATA} is absent; set ASTROMASK_REALDATA")
+    return REALDATA
+
+
+def synthetic_tiles():
+    """Two deterministic 400x400 normalised tiles: noise, a trail, a hot spot,
+    a flat strip (exact ties in the pooling)."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(2, 400, 400, 1)).astype(np.float32)
+    x[1, 100:110, 50:300] += 40
+    x[1, 200:203, 200:203] += 200
+    x[1, :, 390:] = 0
+    return x
+
+
+def synthetic_frame():
+    """A deterministic raw-like 700x1000 frame (ny, nx) for whole-frame parity."""
+    from astromask.simulate import simulated_frame
+
+    ccd, _ = simulated_frame((700, 1000), seed=7)
+    return ccd.data
+
+
+def _digest(*parts):
+    h = hashlib.sha256()
+    for part in parts:
+        h.update(part if isinstance(part, bytes) else str(part).encode())
+    return h.hexdigest()[:24]
+
+
+@pytest.fixture(scope="session")
+def upstream(request, tmp_path_factory):
+    """Upstream MaxiMask outputs for every parity case, keyed by case name.
+
+    Upstream runs once for all cases in its own environment; results are
+    cached in pytest's cache folder, keyed by the input bytes and the
+    reference script, so other backends' test runs reuse them.
+    """
+    python = os.environ.get("ASTROMASK_UPSTREAM_PYTHON")
+    if not python:
+        unavailable("ASTROMASK_UPSTREAM_PYTHON is not set (Python with MaxiMask==1.4.1)")
+    if not REALDATA.is_dir():
+        unavailable(f"real-data folder {REALDATA} is absent")
+    cache = Path(request.config.cache.mkdir("astromask-upstream"))
+    work = tmp_path_factory.mktemp("upstream")
+    script = UPSTREAM_SCRIPT.read_bytes()
+    jobs, outputs = [], {}
+
+    tiles = synthetic_tiles()
+    npy = work / "tiles.npy"
+    np.save(npy, tiles)
+    out = cache / f"tiles-{_digest(script, tiles.tobytes())}.npz"
+    outputs["tiles"] = out
+    jobs.append({"kind": "tile", "npy": str(npy), "out": str(out)})
+
+    frame = synthetic_frame()
+    frame_file = work / "frame.fits"
+    fits.PrimaryHDU(frame).writeto(frame_file)
+    out = cache / f"frame-{_digest(script, frame.tobytes())}.npz"
+    outputs["frame"] = out
+    jobs.append({"kind": "hdu", "file": str(frame_file), "hdu": 0, "out": str(out)})
+
+    for name, filename, hdu in REAL_FRAMES:
+        path = REALDATA / filename
+        out = cache / f"{name}-{_digest(script, path.read_bytes(), hdu)}.npz"
+        outputs[name] = out
+        jobs.append({"kind": "hdu", "file": str(path), "hdu": hdu, "out": str(out)})
+
+    todo = [job for job in jobs if not Path(job["out"]).exists()]
+    if todo:
+        jobs_file = work / "jobs.json"
+        jobs_file.write_text(json.dumps(todo))
+        done = subprocess.run(
+            [python, str(UPSTREAM_SCRIPT), str(jobs_file)],
+            capture_output=True,
+            text=True,
+            timeout=1800,
+        )
+        if done.returncode:
+            pytest.fail(f"upstream MaxiMask failed:\n{done.stderr[-3000:]}", pytrace=False)
+
+    def load(name):
+        with np.load(outputs[name]) as npz:
+            return {key: npz[key] for key in npz.files}
+
+    return load
