@@ -13,10 +13,15 @@ images and to masked pixels:
    or ``2.5 median - 1.5 mean`` when clipping changed sigma by more than 20 %;
 3. outlying meshes are replaced by the mean of their neighbours, the grid is
    edge-padded by one mesh and median-filtered (3x3), and a bicubic spline
-   interpolates background and sigma maps at every pixel.
+   interpolates background and sigma maps at every pixel.  Upstream's median
+   filter pads with zeros, so the four corners of the padded grid drop
+   towards 0 and the maps dip within about 100 px of the image corners; this
+   is kept, since the network's results depend on it.
 
 Images with fewer than 200 px along an axis use one mesh spanning that axis,
-and the spline degree drops to what the number of meshes allows.  Masked
+and the spline degree drops to what the number of meshes allows; images with
+a single mesh along an axis (under 400 px) are median-filtered without the
+zero corners.  Masked
 pixels take no part in the statistics.  A sigma map that is not positive
 (a constant mesh, or spline overshoot) is replaced by the median positive
 mesh sigma there, so the output is always finite.
@@ -25,7 +30,7 @@ mesh sigma there, so the output is always finite.
 import math
 
 import numpy as np
-from scipy import interpolate, signal
+from scipy import interpolate, ndimage, signal
 
 __all__ = ["background_maps", "normalize"]
 
@@ -117,10 +122,17 @@ def _clean_grid(grid):
 def _interpolate(grid, mesh_h, mesh_w, height, width):
     """Median-filter a mesh grid and spline-interpolate it at every pixel."""
     grid = _clean_grid(grid)
-    padded = signal.medfilt(np.pad(grid, 1, mode="edge"), 3)
+    padded = np.pad(grid, 1, mode="edge")
     n_y, n_x = grid.shape
-    y = np.arange(-mesh_h / 2, (n_y + 1) * mesh_h + 1, mesh_h) + (height % mesh_h) // 2
-    x = np.arange(-mesh_w / 2, (n_x + 1) * mesh_w + 1, mesh_w) + (width % mesh_w) // 2
+    if n_y >= 2 and n_x >= 2:
+        # Upstream's filter, zero-padded: the padded grid's corners drop
+        # towards 0.  Kept for parity (the network was used that way).
+        padded = signal.medfilt(padded, 3)
+    else:
+        # Images under 400 px (astromask's extension): no zero corners.
+        padded = ndimage.median_filter(padded, size=3, mode="nearest")
+    y = (height % mesh_h) // 2 + mesh_h / 2 + mesh_h * np.arange(-1, n_y + 1)
+    x = (width % mesh_w) // 2 + mesh_w / 2 + mesh_w * np.arange(-1, n_x + 1)
     spline = interpolate.RectBivariateSpline(
         y, x, padded, kx=min(3, len(y) - 1), ky=min(3, len(x) - 1)
     )

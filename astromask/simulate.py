@@ -1,8 +1,8 @@
 """A simulated CCD frame with known contaminants, for demos, docs and tests.
 
 The frame needs no download: sky, read noise and Poisson noise, Gaussian
-stars (some saturated), cosmic-ray hits and tracks, a hot column, hot pixels,
-a satellite trail and an overscan strip, each recorded in a truth map.
+stars (some saturated), cosmic-ray hits and tracks, a hot column, hot pixels
+and a satellite trail, each recorded in a truth map.
 """
 
 import numpy as np
@@ -12,7 +12,9 @@ from astropy.nddata import CCDData
 __all__ = ["simulated_frame"]
 
 
-def simulated_frame(shape=(1024, 1024), *, seed=0, sky=800.0, gain=1.5, read_noise=5.0):
+def simulated_frame(
+    shape=(1024, 1024), *, seed=0, sky=800.0, bias=300.0, gain=1.5, read_noise=5.0
+):
     """Make a simulated raw CCD frame.
 
     Parameters
@@ -23,6 +25,8 @@ def simulated_frame(shape=(1024, 1024), *, seed=0, sky=800.0, gain=1.5, read_noi
         Random seed; the same seed gives the same frame.
     sky : float, optional
         Sky level in ADU.
+    bias : float, optional
+        Bias level in ADU.
     gain : float, optional
         Gain in electrons per ADU.
     read_noise : float, optional
@@ -35,14 +39,14 @@ def simulated_frame(shape=(1024, 1024), *, seed=0, sky=800.0, gain=1.5, read_noi
         ``meta``.
     truth : dict of str to `numpy.ndarray` of bool
         Pixels of each simulated contaminant, keyed by class name
-        (``"CR"``, ``"HCL"``, ``"HP"``, ``"TRL"``, ``"SAT"``, ``"OV"``).
+        (``"CR"``, ``"HCL"``, ``"HP"``, ``"TRL"``, ``"SAT"``).
     """
     rng = np.random.default_rng(seed)
     ny, nx = shape
     saturate = 60000.0
     image = np.full(shape, sky, dtype=np.float64)
     yy, xx = np.mgrid[0:ny, 0:nx]
-    truth = {name: np.zeros(shape, dtype=bool) for name in ("CR", "HCL", "HP", "TRL", "SAT", "OV")}
+    truth = {name: np.zeros(shape, dtype=bool) for name in ("CR", "HCL", "HP", "TRL", "SAT")}
 
     # Stars: Gaussian PSF, sigma 1.8 px; fluxes from a power law.
     n_stars = max(1, int(ny * nx / 6000))
@@ -93,14 +97,10 @@ def simulated_frame(shape=(1024, 1024), *, seed=0, sky=800.0, gain=1.5, read_noi
     image[hot] += 5000
     truth["HP"][hot] = True
 
-    # Saturation, then an overscan strip on the right (bias only).
+    # Bias level and saturation.
+    image += bias
     truth["SAT"] = image >= saturate
     image = np.minimum(image, saturate)
-    overscan = max(8, nx // 50)
-    image[:, nx - overscan :] = rng.normal(0, read_noise / gain, (ny, overscan))
-    truth["OV"][:, nx - overscan :] = True
-    for name in ("CR", "HCL", "HP", "TRL", "SAT"):
-        truth[name][:, nx - overscan :] = False
 
     meta = {"GAIN": gain, "RDNOISE": read_noise, "SATURATE": saturate}
     ccd = CCDData(image.astype(np.float32), unit=u.adu, meta=meta)

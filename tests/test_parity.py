@@ -23,6 +23,16 @@ from .conftest import REAL_FRAMES, synthetic_frame, synthetic_tiles
 pytestmark = [pytest.mark.remote_data, pytest.mark.upstream]
 
 
+# JAX's XLA CPU kernels round differently from TensorFlow's oneDNN ones (its
+# asinh alone differs by one ulp on 13 % of values).  MaxiMask's argmax
+# unpooling turns such rounding into a different choice wherever two pooled
+# values are nearly tied, which moves probabilities locally.  Measured worst
+# case 99.968 % of pixels within 1e-3 (lco1m amplifier 3); the thresholded
+# flags still agree on >= 99.99 %.  TensorFlow is bit-exact and PyTorch within
+# 2e-7, so they keep the full bound.
+_MIN_CLOSE = {"jax": 0.9995}
+
+
 def _backend():
     import keras
 
@@ -64,7 +74,7 @@ def _compare_frame(name, data, reference):
         f"worst class thresholded equal on {same.min():.6%}; "
         f"flag maps equal on {same_flags:.6%}"
     )
-    assert close.min() >= 0.9999, dict(zip(classes.CLASS_NAMES, close))
+    assert close.min() >= _MIN_CLOSE.get(_backend(), 0.9999), dict(zip(classes.CLASS_NAMES, close))
     assert same.min() >= 0.9999, dict(zip(classes.CLASS_NAMES, same))
     assert same_flags >= 0.9999
 

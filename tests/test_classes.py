@@ -1,0 +1,47 @@
+import numpy as np
+import pytest
+
+from astromask import classes
+
+
+def test_table_matches_upstream_config():
+    # Upstream MaxiMask 1.4.1 config/classes.priors, classes.thresh and tr_priors.
+    assert classes.CLASS_NAMES == (
+        "CR", "HCL", "DCL", "HP", "DP", "P", "TRL", "FR", "NEB", "SAT", "SP", "OV", "BBG", "BG",
+    )
+    np.testing.assert_allclose(
+        classes.default_thresholds(),
+        [0.43, 0.60, 0.74, 0.43, 0.99, 0.65, 0.28, 0.76, 0.56, 0.81, 0.54, 0.55, 0.44, 0.27],
+    )
+    assert classes.default_priors()[0] == np.float32(0.0005)
+    assert classes.training_priors()[-1] == np.float32(0.395)
+
+
+def test_bits_and_decoding():
+    bits = classes.flag_bits()
+    assert bits.dtype == np.uint16
+    assert list(bits[:-1]) == [2**k for k in range(13)] and bits[-1] == 0
+    flags = np.array([[0, 1 | 512], [4096, 2]], dtype=np.uint16)
+    np.testing.assert_array_equal(classes.decode_flags(flags, "CR"), [[False, True], [False, False]])
+    np.testing.assert_array_equal(classes.decode_flags(flags, "sat"), [[False, True], [False, False]])
+    np.testing.assert_array_equal(classes.decode_flags(flags, "BG"), [[True, False], [False, False]])
+
+
+def test_default_mask_classes_leave_out_sky_classes():
+    assert set(classes.CLASS_NAMES) - set(classes.DEFAULT_MASK_CLASSES) == {"FR", "NEB", "BBG", "BG"}
+
+
+def test_fits_keys_are_short():
+    for cls in classes.CLASSES:
+        for key in (cls.prior_key, cls.threshold_key, cls.bit_key):
+            assert len(key) <= 8
+
+
+def test_unknown_class_is_named_in_error():
+    with pytest.raises(ValueError, match="unknown class 'XX'.*CR, HCL"):
+        classes.class_index(["CR", "XX"])
+
+
+def test_docstring_table_lists_every_class():
+    for cls in classes.CLASSES:
+        assert f"\n{cls.name} " in classes.__doc__
