@@ -75,21 +75,30 @@ def converted_weights(model, *, progress=False):
             with np.load(cache, allow_pickle=False) as npz:
                 return {key: npz[key] for key in npz.files}
     weights = _convert(model, paths)
-    # Write atomically: concurrent processes may convert at the same time.
-    fd, tmp = tempfile.mkstemp(dir=cache.parent, suffix=".npz.tmp")
+    digest = _atomic_write(cache, lambda f: np.savez(f, **weights))
+    _atomic_write(sidecar, lambda f: f.write(f"{digest}\n".encode()))
+    return weights
+
+
+def _atomic_write(path, write):
+    """Write a file through a temporary one and a rename; return its SHA-256.
+
+    Concurrent processes converting at the same time then never see a
+    half-written file.  Permissions follow the umask, like pooch's downloads.
+    """
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
-            np.savez(f, **weights)
+            write(f)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         digest = _sha256(tmp)
-        os.replace(tmp, cache)
+        os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    fd, tmp = tempfile.mkstemp(dir=cache.parent, suffix=".sha256.tmp")
-    with os.fdopen(fd, "w") as f:
-        f.write(digest + "\n")
-    os.replace(tmp, sidecar)
-    return weights
+    return digest
 
 
 def get_model(model, input_shape, *, progress=False):

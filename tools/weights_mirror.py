@@ -58,10 +58,21 @@ def _candidates(root, rel_path):
                 yield hit
 
 
+def _registry():
+    """astromask's registry, loaded from astromask/data.py alone (needs only pooch)."""
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "astromask" / "data.py"
+    spec = importlib.util.spec_from_file_location("_astromask_data", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module.REGISTRY
+
+
 def build(mirror, extra=None, downloads=None):
     """Fill ``mirror`` with every registry file; return the number missing."""
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from astromask.data import REGISTRY
+    REGISTRY = _registry()
 
     mirror = Path(mirror)
     mirror.mkdir(parents=True, exist_ok=True)
