@@ -212,9 +212,8 @@ def flag(
     >>> ccd = astromask.flag(ccd)  # doctest: +SKIP
     >>> cosmic_rays = astromask.decode_flags(ccd.flags, "CR")  # doctest: +SKIP
     """
-    from astromask import __version__
+    from astromask import __version__, zoo
     from astromask import classes as table
-    from astromask import zoo
 
     index = table.class_index(classes)
     if len(index) == 0:
