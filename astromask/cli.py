@@ -11,6 +11,7 @@ Subcommands:
 """
 
 import argparse
+import os
 import sys
 
 __all__ = ["main"]
@@ -79,6 +80,9 @@ def _parser():
 
 def main(argv=None):
     """Run the command line; return the exit status."""
+    # TensorFlow's start-up chatter is noise on a command line (the library
+    # itself leaves the environment alone).
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     args = _parser().parse_args(argv)
     try:
         return args.func(args)
