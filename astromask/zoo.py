@@ -127,7 +127,9 @@ def get_model(model, input_shape, *, progress=False):
                 from astromask.convert.maximask import load_weights
                 from astromask.models.maximask import build_maximask
 
-                net = build_maximask(key[1])
+                # PyTorch convolves channels-first; the others channels-last.
+                fmt = "channels_first" if key[2] == "torch" else "channels_last"
+                net = build_maximask(key[1], data_format=fmt)
                 load_weights(net, weights)
             else:
                 msg = f"model: unknown model {model!r}"

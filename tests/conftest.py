@@ -10,6 +10,9 @@ Environment variables
 ``ASTROMASK_REALDATA``
     Folder of real frames (default ``../shared/realdata`` beside the
     repository).
+``ASTROMASK_REFERENCE_DIR``
+    Where upstream's reference outputs are cached (default: pytest's cache);
+    tox shares one folder between its backend environments.
 ``CI``
     When set, a missing real-data folder or upstream environment fails the
     tests that need them instead of skipping them.
@@ -98,15 +101,21 @@ def upstream(request, tmp_path_factory):
     """Upstream MaxiMask outputs for every parity case, keyed by case name.
 
     Upstream runs once for all cases in its own environment; results are
-    cached in pytest's cache folder, keyed by the input bytes and the
-    reference script, so other backends' test runs reuse them.
+    cached (``ASTROMASK_REFERENCE_DIR`` or pytest's cache folder), keyed by
+    the input bytes and the reference script, so other backends' test runs
+    reuse them.
     """
     python = os.environ.get("ASTROMASK_UPSTREAM_PYTHON")
     if not python:
         unavailable("ASTROMASK_UPSTREAM_PYTHON is not set (Python with MaxiMask==1.4.1)")
     if not REALDATA.is_dir():
         unavailable(f"real-data folder {REALDATA} is absent")
-    cache = Path(request.config.cache.mkdir("astromask-upstream"))
+    cache_env = os.environ.get("ASTROMASK_REFERENCE_DIR")
+    if cache_env:
+        cache = Path(cache_env)
+        cache.mkdir(parents=True, exist_ok=True)
+    else:
+        cache = Path(request.config.cache.mkdir("astromask-upstream"))
     work = tmp_path_factory.mktemp("upstream")
     script = UPSTREAM_SCRIPT.read_bytes()
     jobs, outputs = [], {}

@@ -29,22 +29,27 @@ def _reference_pool(x):
     return pooled, mask
 
 
+@pytest.mark.parametrize("data_format", ["channels_last", "channels_first"])
 @pytest.mark.parametrize("shape", [(2, 6, 8, 3), (1, 7, 5, 2), (1, 1, 3, 1)])
-def test_pool_and_unpool_match_reference(shape):
+def test_pool_and_unpool_match_reference(shape, data_format):
     rng = np.random.default_rng(0)
     # Rounded values make ties frequent, and a zero block makes all-equal windows.
     x = np.round(rng.normal(size=shape), 1).astype("float32")
     x[:, :2, :2] = 0
-    pooled, mask = MaxPoolWithMask()(x)
     ref_pooled, ref_mask = _reference_pool(x)
-    np.testing.assert_array_equal(keras.ops.convert_to_numpy(pooled), ref_pooled)
-    np.testing.assert_array_equal(keras.ops.convert_to_numpy(mask), ref_mask)
-    # Exactly one selected pixel per window and channel.
-    assert keras.ops.convert_to_numpy(mask).sum() == ref_pooled.size
-
     y = rng.normal(size=ref_pooled.shape).astype("float32")
-    unpooled = keras.ops.convert_to_numpy(MaxUnpool()([y, mask]))
     expected = np.zeros_like(x)
     up = np.repeat(np.repeat(y, 2, axis=1), 2, axis=2)[:, : shape[1], : shape[2]]
     expected[ref_mask == 1] = up[ref_mask == 1]
-    np.testing.assert_array_equal(unpooled, expected)
+
+    def layout(a):  # NHWC reference -> layer layout
+        return a if data_format == "channels_last" else np.moveaxis(a, -1, 1)
+
+    pooled, mask = MaxPoolWithMask(data_format=data_format)(layout(x))
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(pooled), layout(ref_pooled))
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(mask), layout(ref_mask))
+    # Exactly one selected pixel per window and channel.
+    assert keras.ops.convert_to_numpy(mask).sum() == ref_pooled.size
+
+    unpooled = MaxUnpool(data_format=data_format)([layout(y), mask])
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(unpooled), layout(expected))

@@ -10,6 +10,13 @@ from keras import ops
 __all__ = ["MaxPoolWithMask", "MaxUnpool"]
 
 
+def _spatial_axes(data_format):
+    if data_format not in ("channels_last", "channels_first"):
+        msg = f"data_format: expected 'channels_last' or 'channels_first', got {data_format!r}"
+        raise ValueError(msg)
+    return (1, 2) if data_format == "channels_last" else (2, 3)
+
+
 @keras.saving.register_keras_serializable(package="astromask")
 class MaxPoolWithMask(keras.layers.Layer):
     """2x2 max pooling, stride 2, ``SAME`` padding, that also returns its argmax.
@@ -23,22 +30,46 @@ class MaxPoolWithMask(keras.layers.Layer):
     and right, so the output has ``ceil(n / 2)`` rows and columns.
 
     The spatial size of the input must be known when the layer is called.
+
+    Parameters
+    ----------
+    data_format : {"channels_last", "channels_first"}, optional
+        Layout of the input (default: Keras's ``image_data_format()``).
     """
 
+    def __init__(self, data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        self.data_format = data_format or keras.config.image_data_format()
+        self._axes = _spatial_axes(self.data_format)
+
+    def get_config(self):
+        return {**super().get_config(), "data_format": self.data_format}
+
     def call(self, x):
-        height, width = x.shape[1], x.shape[2]
+        ay, ax = self._axes
+        height, width = x.shape[ay], x.shape[ax]
         pad_h, pad_w = height % 2, width % 2
         if pad_h or pad_w:
-            x = ops.pad(
-                x, [[0, 0], [0, pad_h], [0, pad_w], [0, 0]], constant_values=-float("inf")
-            )
+            pads = [[0, 0]] * 4
+            pads[ay], pads[ax] = [0, pad_h], [0, pad_w]
+            x = ops.pad(x, pads, constant_values=-float("inf"))
         half_h, half_w = (height + pad_h) // 2, (width + pad_w) // 2
-        channels = x.shape[3]
-        windows = ops.reshape(x, (-1, half_h, 2, half_w, 2, channels))
-        top_left = windows[:, :, 0, :, 0, :]
-        top_right = windows[:, :, 0, :, 1, :]
-        bottom_left = windows[:, :, 1, :, 0, :]
-        bottom_right = windows[:, :, 1, :, 1, :]
+        if self.data_format == "channels_last":
+            channels = x.shape[3]
+            windows = ops.reshape(x, (-1, half_h, 2, half_w, 2, channels))
+
+            def corner(dy, dx):
+                return windows[:, :, dy, :, dx, :]
+
+        else:
+            channels = x.shape[1]
+            windows = ops.reshape(x, (-1, channels, half_h, 2, half_w, 2))
+
+            def corner(dy, dx):
+                return windows[:, :, :, dy, :, dx]
+
+        top_left, top_right = corner(0, 0), corner(0, 1)
+        bottom_left, bottom_right = corner(1, 0), corner(1, 1)
         pooled = ops.maximum(
             ops.maximum(top_left, top_right), ops.maximum(bottom_left, bottom_right)
         )
@@ -48,17 +79,29 @@ class MaxPoolWithMask(keras.layers.Layer):
         taken = ops.logical_or(first, second)
         third = ops.logical_and(ops.equal(bottom_left, pooled), ops.logical_not(taken))
         fourth = ops.logical_not(ops.logical_or(taken, third))
+        # Re-interleave the four corners into the (padded) input layout.
+        row_axis = 3 if self.data_format == "channels_last" else 4
         mask = ops.stack(
-            [ops.stack([first, second], axis=3), ops.stack([third, fourth], axis=3)],
-            axis=2,
+            [
+                ops.stack([first, second], axis=row_axis),
+                ops.stack([third, fourth], axis=row_axis),
+            ],
+            axis=ay + 1,
         )
-        mask = ops.reshape(mask, (-1, 2 * half_h, 2 * half_w, channels))
-        mask = ops.cast(mask[:, :height, :width, :], self.compute_dtype)
-        return pooled, mask
+        if self.data_format == "channels_last":
+            mask = ops.reshape(mask, (-1, 2 * half_h, 2 * half_w, channels))
+            mask = mask[:, :height, :width, :]
+        else:
+            mask = ops.reshape(mask, (-1, channels, 2 * half_h, 2 * half_w))
+            mask = mask[:, :, :height, :width]
+        return pooled, ops.cast(mask, self.compute_dtype)
 
     def compute_output_shape(self, input_shape):
-        batch, height, width, channels = input_shape
-        return (batch, (height + 1) // 2, (width + 1) // 2, channels), tuple(input_shape)
+        ay, ax = self._axes
+        shape = list(input_shape)
+        shape[ay] = (shape[ay] + 1) // 2
+        shape[ax] = (shape[ax] + 1) // 2
+        return tuple(shape), tuple(input_shape)
 
 
 @keras.saving.register_keras_serializable(package="astromask")
@@ -68,15 +111,36 @@ class MaxUnpool(keras.layers.Layer):
     Called on ``[x, mask]``, where ``mask`` is the second output of the
     matching `MaxPoolWithMask`.  Each value of ``x`` goes to the selected
     pixel of its 2x2 window; the other three pixels are zero.  The output has
-    the mask's shape (odd sizes are cropped).
+    the mask's spatial shape (odd sizes are cropped) and ``x``'s channels.
+
+    Parameters
+    ----------
+    data_format : {"channels_last", "channels_first"}, optional
+        Layout of the inputs (default: Keras's ``image_data_format()``).
     """
+
+    def __init__(self, data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        self.data_format = data_format or keras.config.image_data_format()
+        self._axes = _spatial_axes(self.data_format)
+
+    def get_config(self):
+        return {**super().get_config(), "data_format": self.data_format}
 
     def call(self, inputs):
         x, mask = inputs
-        height, width = mask.shape[1], mask.shape[2]
-        up = ops.repeat(ops.repeat(x, 2, axis=1), 2, axis=2)
-        return up[:, :height, :width, :] * mask
+        ay, ax = self._axes
+        height, width = mask.shape[ay], mask.shape[ax]
+        up = ops.repeat(ops.repeat(x, 2, axis=ay), 2, axis=ax)
+        if self.data_format == "channels_last":
+            up = up[:, :height, :width, :]
+        else:
+            up = up[:, :, :height, :width]
+        return up * mask
 
     def compute_output_shape(self, input_shapes):
         x_shape, mask_shape = input_shapes
-        return tuple(mask_shape[:3]) + (x_shape[3],)
+        ay, ax = self._axes
+        shape = list(x_shape)
+        shape[ay], shape[ax] = mask_shape[ay], mask_shape[ax]
+        return tuple(shape)

@@ -30,13 +30,13 @@ __all__ = ["NUM_CLASSES", "build_maximask"]
 NUM_CLASSES = 14
 
 
-def _conv(x, filters, name, activation="relu"):
+def _conv(x, filters, name, data_format, activation="relu"):
     return keras.layers.Conv2D(
-        filters, 3, padding="same", activation=activation, name=name
+        filters, 3, padding="same", activation=activation, data_format=data_format, name=name
     )(x)
 
 
-def build_maximask(tile_shape=(400, 400), *, name="maximask"):
+def build_maximask(tile_shape=(400, 400), *, data_format=None, name="maximask"):
     """Build the MaxiMask network with random weights.
 
     Parameters
@@ -44,6 +44,10 @@ def build_maximask(tile_shape=(400, 400), *, name="maximask"):
     tile_shape : tuple of int, optional
         ``(height, width)`` of the input tiles.  Any size works; the pooling
         layers need it to be fixed when the model is built.
+    data_format : {"channels_last", "channels_first"}, optional
+        Internal layout (default: Keras's ``image_data_format()``).  Inputs
+        and outputs are channels-last either way; ``"channels_first"`` spares
+        the PyTorch backend a transposition around every convolution.
     name : str, optional
         Model name.
 
@@ -54,8 +58,11 @@ def build_maximask(tile_shape=(400, 400), *, name="maximask"):
         ``(batch, height, width, 14)`` sigmoid class probabilities.
     """
     height, width = (int(v) for v in tile_shape)
+    fmt = data_format or keras.config.image_data_format()
     inputs = keras.Input(shape=(height, width, 1), name="image")
     x = keras.layers.Activation(keras.ops.arcsinh, name="asinh")(inputs)
+    if fmt == "channels_first":
+        x = keras.layers.Permute((3, 1, 2), name="to_channels_first")(x)
 
     # Encoder: (conv names, filters) per level; each level ends with a pool.
     encoder = [
@@ -68,11 +75,11 @@ def build_maximask(tile_shape=(400, 400), *, name="maximask"):
     skips, masks = [], []
     for level, (names, filters) in enumerate(encoder, start=1):
         for conv_name in names:
-            x = _conv(x, filters, conv_name)
+            x = _conv(x, filters, conv_name, fmt)
         skips.append(x)
-        x, mask = MaxPoolWithMask(name=f"pool{level}")(x)
+        x, mask = MaxPoolWithMask(data_format=fmt, name=f"pool{level}")(x)
         masks.append(mask)
-    x = _conv(x, 256, "convmid")
+    x = _conv(x, 256, "convmid", fmt)
 
     # Decoder: unpool into the level's argmax, add the encoder map, convolve.
     decoder = [
@@ -84,11 +91,11 @@ def build_maximask(tile_shape=(400, 400), *, name="maximask"):
     ]
     decoded = {}
     for level, convs in decoder:
-        x = MaxUnpool(name=f"unpool{level}")([x, masks[level - 1]])
+        x = MaxUnpool(data_format=fmt, name=f"unpool{level}")([x, masks[level - 1]])
         x = keras.layers.Add(name=f"skip{level}")([x, skips[level - 1]])
         for conv_name, filters in convs:
             activation = None if conv_name == "upconv1" else "relu"
-            x = _conv(x, filters, conv_name, activation)
+            x = _conv(x, filters, conv_name, fmt, activation)
         decoded[level] = x
     predictions = [keras.layers.ReLU(name="main_act")(x)]
 
@@ -97,16 +104,20 @@ def build_maximask(tile_shape=(400, 400), *, name="maximask"):
     for path in (4, 3, 2, 1):
         x = decoded[path + 1]
         for level in range(path, 0, -1):
-            x = MaxUnpool(name=f"ucp{path}_unpool{path - level + 1}")(
+            x = MaxUnpool(data_format=fmt, name=f"ucp{path}_unpool{path - level + 1}")(
                 [x, masks[level - 1]]
             )
             if level > 1:
                 filters = {4: 128, 3: 64, 2: 32}[level]
-                x = _conv(x, filters, f"ucp{path}_conv{level}")
+                x = _conv(x, filters, f"ucp{path}_conv{level}", fmt)
             else:
-                x = _conv(x, NUM_CLASSES, f"ucp{path}_conv1", activation=None)
+                x = _conv(x, NUM_CLASSES, f"ucp{path}_conv1", fmt, activation=None)
         predictions.append(keras.layers.ReLU(name=f"ucp{path}_act")(x))
 
-    x = keras.layers.Concatenate(axis=-1, name="concat")(predictions)
-    outputs = _conv(x, NUM_CLASSES, "final_conv", activation="sigmoid")
+    x = keras.layers.Concatenate(axis=1 if fmt == "channels_first" else -1, name="concat")(
+        predictions
+    )
+    outputs = _conv(x, NUM_CLASSES, "final_conv", fmt, activation="sigmoid")
+    if fmt == "channels_first":
+        outputs = keras.layers.Permute((2, 3, 1), name="to_channels_last")(outputs)
     return keras.Model(inputs, outputs, name=name)
