@@ -10,7 +10,8 @@ from astropy import units as u
 from astropy.io import fits
 from astropy.nddata import CCDData
 
-from astromask import classes, inference, preprocess
+from astromask import classes as class_table
+from astromask import inference, preprocess
 from astromask._validate import as_image, as_mask, per_class_values
 
 __all__ = ["DEFAULT_UNIT", "flag", "probabilities"]
@@ -39,9 +40,9 @@ def _resolve_priors(priors):
         if priors != "default":
             msg = f"priors: expected 'default', None, a dict or 14 values, got {priors!r}"
             raise ValueError(msg)
-        return classes.default_priors()
+        return class_table.default_priors()
     return per_class_values(
-        priors, classes.default_priors(), classes.CLASS_NAMES, name="priors", low=0, high=1
+        priors, class_table.default_priors(), class_table.CLASS_NAMES, name="priors", low=0, high=1
     )
 
 
@@ -53,11 +54,11 @@ def _resolve_thresholds(thresholds):
         )
         raise ValueError(msg)
     if isinstance(thresholds, str):
-        return classes.default_thresholds()
+        return class_table.default_thresholds()
     return per_class_values(
         thresholds,
-        classes.default_thresholds(),
-        classes.CLASS_NAMES,
+        class_table.default_thresholds(),
+        class_table.CLASS_NAMES,
         name="thresholds",
         low=0,
         high=1,
@@ -213,18 +214,17 @@ def flag(
     >>> cosmic_rays = astromask.decode_flags(ccd.flags, "CR")  # doctest: +SKIP
     """
     from astromask import __version__, zoo
-    from astromask import classes as table
 
-    index = table.class_index(classes)
+    index = class_table.class_index(classes)
     if len(index) == 0:
         msg = "classes: select at least one class"
         raise ValueError(msg)
-    names = [table.CLASS_NAMES[k] for k in index]
+    names = [class_table.CLASS_NAMES[k] for k in index]
     if mask_classes is None:
-        mask_index = [k for k in index if table.CLASSES[k].masked]
+        mask_index = [k for k in index if class_table.CLASSES[k].masked]
     else:
-        mask_index = list(table.class_index(mask_classes, argname="mask_classes"))
-        missing = [table.CLASS_NAMES[k] for k in mask_index if k not in index]
+        mask_index = list(class_table.class_index(mask_classes, argname="mask_classes"))
+        missing = [class_table.CLASS_NAMES[k] for k in mask_index if k not in index]
         if missing:
             msg = f"mask_classes: {', '.join(missing)} not among the flagged classes {names}"
             raise ValueError(msg)
@@ -261,7 +261,7 @@ def flag(
     flags = np.zeros(array.shape, dtype=np.uint16)
     bad = np.zeros(array.shape, dtype=bool) if mask is None else mask.copy()
     for row, k in enumerate(index):
-        bit = table.CLASSES[k].bit
+        bit = class_table.CLASSES[k].bit
         if bit is not None:
             flags[above[row]] |= np.uint16(bit)
         if k in mask_index:
@@ -282,11 +282,11 @@ def flag(
     _set_card(
         meta,
         "AMMASK",
-        ",".join(table.CLASS_NAMES[k] for k in mask_index) or "none",
+        ",".join(class_table.CLASS_NAMES[k] for k in mask_index) or "none",
         "classes put into the mask",
     )
     for k in index:
-        cls = table.CLASSES[k]
+        cls = class_table.CLASSES[k]
         if prior_values is not None:
             _set_card(meta, cls.prior_key, _card_float(prior_values[k]), f"{cls.name} prior")
         _set_card(
