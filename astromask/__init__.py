@@ -12,7 +12,7 @@ except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0.0.0.dev0"
 
 from astromask.classes import CLASS_NAMES, CLASSES, decode_flags
-from astromask.core import flag, probabilities
+from astromask.core import flag, probabilities, track, tracking_score
 from astromask.data import fetch_all
 
 __all__ = [
@@ -23,4 +23,6 @@ __all__ = [
     "fetch_all",
     "flag",
     "probabilities",
+    "track",
+    "tracking_score",
 ]

@@ -1,4 +1,4 @@
-"""The CCDData layer: `flag` and `probabilities`.
+"""The CCDData layer: `flag`, `probabilities`, `track` and `tracking_score`.
 
 This is the only module of the MaxiMask path that knows astropy.  It unpacks
 the input, calls `astromask.inference` with plain arrays, and packs the result
@@ -14,7 +14,10 @@ from astromask import classes as class_table
 from astromask import inference, preprocess
 from astromask._validate import as_image, as_mask, per_class_values
 
-__all__ = ["DEFAULT_UNIT", "flag", "probabilities"]
+__all__ = ["DEFAULT_UNIT", "TRACK_KEY", "flag", "probabilities", "track", "tracking_score"]
+
+TRACK_KEY = "AMTRACK"
+"""FITS keyword under which `track` records the tracking-error probability."""
 
 DEFAULT_UNIT = u.adu
 """Unit given to plain arrays (and to NDData without a unit) by `flag`."""
@@ -69,9 +72,7 @@ def _resolve_thresholds(thresholds):
 def _predict(array, mask, *, model, tiling, batch_size, device, progress):
     """Raw network probabilities, class axis first, plane by plane for cubes."""
     planes = array[None] if array.ndim == 2 else array
-    plane_masks = [None] * len(planes) if mask is None else (
-        mask[None] if mask.ndim == 2 else mask
-    )
+    plane_masks = [None] * len(planes) if mask is None else (mask[None] if mask.ndim == 2 else mask)
     results = [
         inference.predict_image(
             preprocess.normalize(plane, plane_mask),
@@ -142,6 +143,19 @@ def probabilities(
     if prior_values is not None:
         result = inference.apply_priors(result, prior_values)
     return result
+
+
+def _as_ccddata(data):
+    """A new CCDData holding a copy of ``data`` (CCDData, NDData or array)."""
+    if isinstance(data, CCDData):
+        return data.copy()
+    array, mask = _unpack(data)
+    unit = getattr(data, "unit", None) or DEFAULT_UNIT
+    meta = getattr(data, "meta", None)
+    header = fits.Header()
+    if meta:
+        header.update(dict(meta))
+    return CCDData(np.array(array), unit=unit, mask=mask, meta=header)
 
 
 def _card_float(value):
@@ -231,16 +245,7 @@ def flag(
     prior_values = _resolve_priors(priors)
     threshold_values = _resolve_thresholds(thresholds)
 
-    if isinstance(ccd, CCDData):
-        result = ccd.copy()
-    else:
-        array, mask = _unpack(ccd)
-        unit = getattr(ccd, "unit", None) or DEFAULT_UNIT
-        meta = getattr(ccd, "meta", None)
-        header = fits.Header()
-        if meta:
-            header.update(dict(meta))
-        result = CCDData(np.array(array), unit=unit, mask=mask, meta=header)
+    result = _as_ccddata(ccd)
     array, mask = _unpack(result)
 
     probs = _predict(
@@ -275,9 +280,7 @@ def flag(
     _set_card(meta, "AMMODEL", "maximask", "astromask network for FLAGS")
     _set_card(meta, "AMWHASH", zoo.weights_sha256("maximask"), "SHA-256 of weights")
     _set_card(meta, "AMTILE", f"{tile.size}/{tile.margin}", "tile size/margin (px)")
-    prior_kind = "none" if priors is None else (
-        "default" if isinstance(priors, str) else "custom"
-    )
+    prior_kind = "none" if priors is None else ("default" if isinstance(priors, str) else "custom")
     _set_card(meta, "AMPRIOR", prior_kind, "prior correction (Paillassa+2020 s.5)")
     _set_card(
         meta,
@@ -293,4 +296,82 @@ def flag(
             meta, cls.threshold_key, _card_float(threshold_values[k]), f"{cls.name} threshold"
         )
         _set_card(meta, cls.bit_key, cls.bit or 0, f"{cls.name} bit in FLAGS")
+    return result
+
+
+def tracking_score(data, *, prior=0.05, batch_size=None, device=None):
+    """Probability that an exposure suffers a tracking error (MaxiTrack).
+
+    The image is normalised as for MaxiMask and cut into non-overlapping
+    400x400 tiles anchored at ``(ny mod 400, nx mod 400)``; each tile's score
+    is prior-corrected, ``p' = p / (p + (1 - q) / q (1 - p))`` for the prior
+    ``q``, and the scores are averaged, as upstream MaxiTrack does.
+
+    Parameters
+    ----------
+    data : `~astropy.nddata.CCDData`, NDData-like, masked array or array-like
+        A 2-D image of at least 400x400 pixels.
+    prior : float or None, optional
+        Expected fraction of exposures with a tracking error (default 0.05,
+        upstream's); `None` averages the raw scores.
+    batch_size : int, optional
+        Tiles per network call (default 16).
+    device : str, optional
+        Keras device, for example ``"cpu"`` or ``"gpu:0"``.
+
+    Returns
+    -------
+    score : float
+        Between 0 and 1; near 1 when every source is trailed.
+    """
+    array, mask = _unpack(data)
+    if array.ndim != 2:
+        msg = (
+            f"data: tracking_score takes a 2-D image, got shape {array.shape}; "
+            "score the planes of a cube one by one"
+        )
+        raise ValueError(msg)
+    if prior is not None and not 0 < prior < 1:
+        msg = f"prior: must lie in (0, 1), got {prior}"
+        raise ValueError(msg)
+    scores = inference.tile_scores(
+        preprocess.normalize(array, mask),
+        model="maxitrack",
+        batch_size=batch_size,
+        device=device,
+    )
+    if prior is not None:
+        factor = np.float32((1 - prior) / prior)
+        scores = scores / (scores + factor * (1 - scores))
+    return float(np.mean(scores))
+
+
+def track(ccd, *, prior=0.05, device=None):
+    """Attach the MaxiTrack tracking-error probability to a frame's metadata.
+
+    Parameters
+    ----------
+    ccd : `~astropy.nddata.CCDData`, NDData-like or array-like
+        A 2-D image of at least 400x400 pixels.  Not modified; a plain array
+        is wrapped with unit `DEFAULT_UNIT`.
+    prior : float or None, optional
+        As in `tracking_score`.
+    device : str, optional
+        Keras device.
+
+    Returns
+    -------
+    result : `~astropy.nddata.CCDData`
+        A copy whose ``meta`` holds the score under ``AMTRACK`` (a float
+        card that survives `~astropy.nddata.CCDData.write`), the prior under
+        ``AMTRPRIO`` and the astromask version under ``AMVERS``.
+    """
+    from astromask import __version__
+
+    score = tracking_score(ccd, prior=prior, device=device)
+    result = _as_ccddata(ccd)
+    meta = result.meta
+    _set_card(meta, TRACK_KEY, score, "MaxiTrack P(tracking error)")
+    _set_card(meta, "AMTRPRIO", "none" if prior is None else _card_float(prior), "MaxiTrack prior")
+    _set_card(meta, "AMVERS", __version__, "astromask version")
     return result

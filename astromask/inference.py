@@ -27,6 +27,7 @@ __all__ = [
     "predict_image",
     "resolve_tiling",
     "threshold",
+    "tile_scores",
 ]
 
 
@@ -158,12 +159,7 @@ def predict_image(
     coords = [(y, x) for y in ys for x in xs]
     net = zoo.get_model(model, (size, size), progress=bool(progress))
     out = None
-    scope = contextlib.nullcontext()
-    if device is not None:
-        import keras
-
-        scope = keras.device(device)
-    with scope, _progress_bar(len(coords), progress, model) as bar:
+    with _device_scope(device), _progress_bar(len(coords), progress, model) as bar:
         for first in range(0, len(coords), batch_size):
             batch = coords[first : first + batch_size]
             tiles = np.stack([padded[y : y + size, x : x + size] for y, x in batch])
@@ -179,6 +175,67 @@ def predict_image(
                 )
             bar.update(len(batch))
     return out
+
+
+def _device_scope(device):
+    if device is None:
+        return contextlib.nullcontext()
+    import keras
+
+    return keras.device(device)
+
+
+def tile_scores(image, *, model="maxitrack", size=400, batch_size=None, device=None):
+    """Scores of an image-level network on non-overlapping tiles.
+
+    Tiles of ``size`` pixels are anchored at ``(ny mod size, nx mod size)``,
+    so the rows and columns left over sit at the top and left, as upstream
+    MaxiTrack does.
+
+    Parameters
+    ----------
+    image : `numpy.ndarray`
+        2-D float32 normalised image, at least ``size`` pixels on each side.
+    model : str, optional
+        Model name in `astromask.zoo` whose output column 1 is the score.
+    size : int, optional
+        Tile size.
+    batch_size : int, optional
+        Tiles per network call (default 16).
+    device : str, optional
+        Keras device name.
+
+    Returns
+    -------
+    scores : `numpy.ndarray`
+        float32 score of each tile, in raster order.
+    """
+    from astromask import zoo
+
+    height, width = image.shape
+    if height < size or width < size:
+        msg = (
+            f"data: {model} needs an image of at least {size}x{size} pixels, got "
+            f"{height}x{width}"
+        )
+        raise ValueError(msg)
+    batch_size = 16 if batch_size is None else int(batch_size)
+    if batch_size < 1:
+        msg = f"batch_size: must be at least 1, got {batch_size}"
+        raise ValueError(msg)
+    coords = [
+        (y, x)
+        for y in range(height % size, height - size + 1, size)
+        for x in range(width % size, width - size + 1, size)
+    ]
+    net = zoo.get_model(model, (size, size))
+    scores = []
+    with _device_scope(device):
+        for first in range(0, len(coords), batch_size):
+            batch = coords[first : first + batch_size]
+            tiles = np.stack([image[y : y + size, x : x + size] for y, x in batch])
+            scores.append(np.asarray(net.predict_on_batch(tiles[..., None]))[:, 1])
+    return np.concatenate(scores).astype(np.float32)
 
 
 def apply_priors(probabilities, priors, *, index=None):

@@ -20,7 +20,7 @@ from astromask import data
 
 __all__ = ["converted_weights", "get_model", "weights_sha256"]
 
-_CONVERTED_VERSION = 1  # bump when a converter's output changes
+_CONVERTED_VERSION = 2  # bump when a converter's output changes
 _models = {}
 _lock = threading.Lock()
 
@@ -35,15 +35,35 @@ def _sha256(path):
 
 def _convert(model, paths):
     """Read a model's original weight files and convert them to numpy arrays."""
-    if model in ("maximask", "maxitrack"):
-        from astromask.weights.tf_bundle import read_tf_bundle
+    from astromask.weights.tf_bundle import read_tf_bundle
 
-        tensors = read_tf_bundle(paths[0], paths[1])
-        if model == "maximask":
-            from astromask.convert.maximask import convert_weights
+    tensors = read_tf_bundle(paths[0], paths[1])
+    if model == "maximask":
+        from astromask.convert.maximask import convert_weights
+    elif model == "maxitrack":
+        from astromask.convert.maxitrack import convert_weights
+    else:
+        msg = f"no converter for model {model!r}"
+        raise ValueError(msg)
+    return convert_weights(tensors)
 
-            return convert_weights(tensors)
-    msg = f"no converter for model {model!r}"
+
+def _build(model, input_shape, backend):
+    """A model with random weights, laid out for the backend."""
+    if model == "maximask":
+        from astromask.models.maximask import build_maximask
+
+        # PyTorch convolves channels-first; the others channels-last.
+        fmt = "channels_first" if backend == "torch" else "channels_last"
+        return build_maximask(input_shape, data_format=fmt)
+    if model == "maxitrack":
+        from astromask.models.maxitrack import TILE, build_maxitrack
+
+        if tuple(input_shape) != (TILE, TILE):
+            msg = f"MaxiTrack takes {TILE}x{TILE} tiles only, not {input_shape}"
+            raise ValueError(msg)
+        return build_maxitrack()
+    msg = f"model: unknown model {model!r}"
     raise ValueError(msg)
 
 
@@ -122,17 +142,9 @@ def get_model(model, input_shape, *, progress=False):
     key = (model, tuple(int(v) for v in input_shape), keras.backend.backend())
     with _lock:
         if key not in _models:
-            weights = converted_weights(model, progress=progress)
-            if model == "maximask":
-                from astromask.convert.maximask import load_weights
-                from astromask.models.maximask import build_maximask
+            from astromask.convert.common import assign_weights
 
-                # PyTorch convolves channels-first; the others channels-last.
-                fmt = "channels_first" if key[2] == "torch" else "channels_last"
-                net = build_maximask(key[1], data_format=fmt)
-                load_weights(net, weights)
-            else:
-                msg = f"model: unknown model {model!r}"
-                raise ValueError(msg)
+            net = _build(*key)
+            assign_weights(net, converted_weights(model, progress=progress))
             _models[key] = net
         return _models[key]

@@ -44,6 +44,9 @@ REAL_FRAMES = [
     ("lco04m_sci", "lco04m_kb29_banzai.fits.fz", 1),
 ]
 
+# Files that upstream MaxiTrack scores (every real frame of at least 400 px).
+TRACK_FILES = sorted({filename for _, filename, _ in REAL_FRAMES})
+
 
 def pytest_report_header(config):
     backend = os.environ.get("KERAS_BACKEND", "tensorflow (Keras default)")
@@ -139,6 +142,12 @@ def upstream(request, tmp_path_factory):
         out = cache / f"{name}-{_digest(script, path.read_bytes(), hdu)}.npz"
         outputs[name] = out
         jobs.append({"kind": "hdu", "file": str(path), "hdu": hdu, "out": str(out)})
+
+    for filename in TRACK_FILES:
+        path = REALDATA / filename
+        out = cache / f"track-{filename}-{_digest(script, path.read_bytes())}.npz"
+        outputs[f"track:{filename}"] = out
+        jobs.append({"kind": "track", "file": str(path), "out": str(out)})
 
     todo = [job for job in jobs if not Path(job["out"]).exists()]
     if todo:
