@@ -1,20 +1,321 @@
 """The ``astromask`` command line.
 
-Subcommands:
-
+``astromask flag PATH...``
+    MaxiMask masks for FITS files: every image HDU is processed (3-D cubes
+    plane by plane), tables, 8-bit images (bad-pixel masks) and other HDUs
+    are copied unchanged, and the output file has the input's HDU structure.
+``astromask track PATH...``
+    MaxiTrack tracking-error probabilities: one row per image HDU and one per
+    file (the mean over its 2-D HDUs), optionally written as ECSV.
 ``astromask fetch``
-    Download every pretrained weight file into the cache, ahead of time (for
-    compute nodes without network access).
+    Download every pretrained weight file ahead of time.
 ``astromask demo``
-    Flag a simulated frame and print what was found against what was
-    simulated; checks an installation end to end.
+    Flag a simulated frame and compare with what was simulated.
+
+PATH is a FITS file (also ``.fz``/``.gz``), a directory (its FITS files), a
+``.list`` file (one path per line), or ``FILE[N]`` for HDU N alone.  Inputs are
+never modified; an existing output is kept unless ``--overwrite`` is given; a
+file that fails is reported and the others go on; the exit status is 1 if
+anything failed.
 """
 
 import argparse
 import os
+import re
 import sys
+from pathlib import Path
 
 __all__ = ["main"]
+
+_FITS_NAME = re.compile(r"\.(fits|fit|fts)(\.fz|\.gz)?$|\.fz$", re.IGNORECASE)
+_HDU_SUFFIX = re.compile(r"^(?P<path>.+)\[(?P<hdu>\d+)\]$")
+
+
+class _Failure(Exception):
+    """A file could not be processed; the message says why."""
+
+
+# --------------------------------------------------------------------------
+# Inputs
+
+
+def expand_paths(paths):
+    """Turn command-line PATHs into ``[(file, hdu_or_None), ...]``.
+
+    Raises `_Failure` for a PATH that does not exist.
+    """
+    jobs = []
+    for raw in paths:
+        match = _HDU_SUFFIX.match(raw)
+        if match and not Path(raw).exists():
+            jobs.append((Path(match["path"]), int(match["hdu"])))
+            continue
+        path = Path(raw)
+        if path.is_dir():
+            found = sorted(
+                p
+                for p in path.iterdir()
+                if p.is_file() and _FITS_NAME.search(p.name) and ".mask" not in p.name
+            )
+            jobs.extend((p, None) for p in found)
+        elif path.suffix == ".list" and path.is_file():
+            # One path per line, relative to the current folder (as upstream).
+            entries = [line.strip() for line in path.read_text().splitlines()]
+            jobs.extend(expand_paths([e for e in entries if e and not e.startswith("#")]))
+        else:
+            jobs.append((path, None))
+    return jobs
+
+
+def _image_hdus(hdul, only=None):
+    """Indices of the HDUs holding 2-D or 3-D images to process.
+
+    8-bit images are left out, as upstream MaxiMask does: they are bad-pixel
+    or mask planes (such as BANZAI's BPM), not exposures.
+    """
+    indices = []
+    for index, hdu in enumerate(hdul):
+        if only is not None and index != only:
+            continue
+        if not hdu.is_image or hdu.header.get("NAXIS", 0) not in (2, 3):
+            continue
+        if hdu.header.get("ZBITPIX", hdu.header.get("BITPIX")) == 8:
+            continue
+        if hdu.data is not None and hdu.data.size > 0:
+            indices.append(index)
+    return indices
+
+
+def _output_path(path, hdu, args):
+    if args.output:
+        return Path(args.output)
+    name = path.name
+    for ext in (".fz", ".gz"):
+        if name.lower().endswith(ext):
+            name = name[: -len(ext)]
+    stem, dot, ext = name.rpartition(".")
+    if not dot:
+        stem, ext = name, "fits"
+    suffix = args.suffix + (str(hdu) if hdu is not None else "")
+    out_dir = Path(args.output_dir) if args.output_dir else path.parent
+    return out_dir / f"{stem}{suffix}.{ext}"
+
+
+def _read_config(value, name):
+    """Priors or thresholds: 'default', 'none' or an upstream-format file."""
+    if value in ("default", "none"):
+        return None if value == "none" else "default"
+    try:
+        lines = Path(value).read_text().splitlines()
+    except OSError as err:
+        msg = f"--{name}: cannot read {value}: {err.strerror}"
+        raise SystemExit(f"astromask: error: {msg}") from err
+    values = {}
+    for number, line in enumerate(lines, start=1):
+        fields = line.split()
+        if not fields or fields[0].startswith("#"):
+            continue
+        try:
+            values[fields[0]] = float(fields[1])
+        except (IndexError, ValueError):
+            msg = f"--{name}: {value}, line {number}: expected 'CLASS value', got {line!r}"
+            raise SystemExit(f"astromask: error: {msg}") from None
+    return values
+
+
+# --------------------------------------------------------------------------
+# flag
+
+
+def _flag_hdu(data, args, classes_index):
+    """The output array and header cards of one image HDU."""
+    import numpy as np
+
+    import astromask
+    from astromask import classes as table
+    from astromask import core, inference
+
+    options = {"batch_size": args.batch_size, "device": args.device, "progress": args.progress}
+    names = [table.CLASS_NAMES[k] for k in classes_index]
+    if args.single_mask:
+        out = astromask.flag(
+            data, classes=names, priors=args.priors, thresholds=args.thresholds, **options
+        )
+        return out.flags, core.provenance_cards(
+            classes_index, args.priors, args.thresholds, tiling=None
+        ) + [("AMOUTPUT", "flags", "bit-coded flags, see AMB_* cards")]
+    probs = astromask.probabilities(data, priors=args.priors, **options)[classes_index]
+    if args.probabilities:
+        result, kind = probs.astype(np.float32), "probabilities"
+    else:
+        thresholds = core._resolve_thresholds(args.thresholds)[classes_index]
+        result, kind = inference.threshold(probs, thresholds).astype(np.uint8), "thresholded"
+    if result.ndim == 4:  # cube: (class, plane, y, x) -> (plane, class, y, x)
+        result = np.moveaxis(result, 0, 1)
+    cards = core.provenance_cards(classes_index, args.priors, args.thresholds)
+    cards.append(("AMOUTPUT", kind, "one plane per class, see AMCLSn"))
+    cards.extend((f"AMCLS{i}", name, f"class of plane {i}") for i, name in enumerate(names))
+    return result, cards
+
+
+def _flag_file(path, hdu_index, args, classes_index):
+    from astropy.io import fits
+
+    out_path = _output_path(path, hdu_index, args)
+    if out_path.resolve() == path.resolve():
+        raise _Failure(f"output {out_path} would overwrite the input; use --suffix or --output")
+    if out_path.exists() and not args.overwrite:
+        raise _Failure(f"output {out_path} exists; add --overwrite to replace it")
+    try:
+        hdul = fits.open(path)
+    except (OSError, ValueError, TypeError) as err:
+        raise _Failure(f"cannot read as FITS: {err}") from err
+    with hdul:
+        if hdu_index is not None and hdu_index >= len(hdul):
+            raise _Failure(f"has {len(hdul)} HDUs, no HDU {hdu_index}")
+        try:
+            todo = set(_image_hdus(hdul, hdu_index))
+        except (OSError, ValueError, TypeError) as err:
+            raise _Failure(f"cannot read its data: {err}") from err
+        if not todo:
+            raise _Failure("no 2-D or 3-D image HDU to flag")
+        output = fits.HDUList()
+        selected = [hdu_index] if hdu_index is not None else range(len(hdul))
+        for index in selected:
+            hdu = hdul[index]
+            if index not in todo:
+                output.append(hdu.copy() if index else fits.PrimaryHDU(header=hdu.header))
+                continue
+            try:
+                result, cards = _flag_hdu(hdu.data, args, classes_index)
+            except (ValueError, TypeError) as err:
+                raise _Failure(f"HDU {index}: {err}") from err
+            header = fits.Header()
+            if hdu.name and hdu.name != "PRIMARY":
+                header["EXTNAME"] = (hdu.name, "name of the input HDU")
+            if hdu.ver and hdu.ver != 1:
+                header["EXTVER"] = hdu.ver
+            for key, value, comment in cards:
+                header[key] = (value, comment)
+            first = len(output) == 0
+            if args.compress and result.dtype.kind in "iu":
+                if first:
+                    output.append(fits.PrimaryHDU())
+                output.append(fits.CompImageHDU(result, header=header))
+            elif first:
+                output.append(fits.PrimaryHDU(result, header=header))
+            else:
+                output.append(fits.ImageHDU(result, header=header))
+        out_path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = out_path.with_name(out_path.name + ".part")
+        output.writeto(tmp, overwrite=True)
+        os.replace(tmp, out_path)
+    return out_path
+
+
+def _cmd_flag(args):
+    from astromask import classes as table
+
+    args.priors = _read_config(args.priors, "priors")
+    args.thresholds = _read_config(args.thresholds, "thresholds")
+    if args.single_mask and args.probabilities:
+        raise SystemExit("astromask: error: --single-mask and --probabilities exclude each other")
+    try:
+        classes_index = table.class_index(args.classes.split(",") if args.classes else None)
+    except ValueError as err:
+        raise SystemExit(f"astromask: error: --{err}") from None
+    jobs = expand_paths(args.paths)
+    if args.output and len(jobs) != 1:
+        raise SystemExit("astromask: error: --output needs exactly one input file")
+    return _run_jobs(jobs, args, lambda path, hdu: _flag_file(path, hdu, args, classes_index))
+
+
+def _run_jobs(jobs, args, work):
+    from tqdm.auto import tqdm
+
+    failures = 0
+    for path, hdu in tqdm(jobs, desc="files", unit="file", disable=args.quiet or len(jobs) < 2):
+        label = f"{path}[{hdu}]" if hdu is not None else str(path)
+        try:
+            if not path.is_file():
+                raise _Failure("no such file")
+            result = work(path, hdu)
+        except _Failure as err:
+            failures += 1
+            print(f"astromask: {label}: {err}", file=sys.stderr)
+            continue
+        if not args.quiet and result is not None:
+            print(f"{label} -> {result}")
+    if not jobs:
+        print("astromask: no input file found", file=sys.stderr)
+        return 1
+    return 1 if failures else 0
+
+
+# --------------------------------------------------------------------------
+# track
+
+
+def _cmd_track(args):
+    import numpy as np
+    from astropy.io import fits
+    from astropy.table import Table
+
+    import astromask
+
+    prior = None if args.prior.lower() == "none" else float(args.prior)
+    rows = []
+
+    def work(path, hdu_index):
+        try:
+            hdul = fits.open(path)
+        except (OSError, ValueError, TypeError) as err:
+            raise _Failure(f"cannot read as FITS: {err}") from err
+        file_scores = []
+        with hdul:
+            for index in _image_hdus(hdul, hdu_index):
+                data = hdul[index].data
+                planes = [data] if data.ndim == 2 else list(data)
+                for plane_number, plane in enumerate(planes):
+                    try:
+                        score = astromask.tracking_score(
+                            plane, prior=prior, batch_size=args.batch_size, device=args.device
+                        )
+                    except ValueError as err:
+                        print(f"astromask: {path}[{index}]: skipped: {err}", file=sys.stderr)
+                        continue
+                    plane_label = plane_number if data.ndim == 3 else -1
+                    rows.append((str(path), str(index), plane_label, score))
+                    if data.ndim == 2:
+                        file_scores.append(score)
+        if len(file_scores) > 1:
+            rows.append((str(path), "all", -1, float(np.mean(file_scores))))
+        if not file_scores and not any(r[0] == str(path) for r in rows):
+            raise _Failure("no image HDU of at least 400x400 pixels to score")
+        return None
+
+    status = _run_jobs(expand_paths(args.paths), args, work)
+    table = Table(
+        rows=rows or None, names=("file", "hdu", "plane", "score"), dtype=(str, str, int, float)
+    )
+    table["score"].format = ".4f"
+    table.meta["prior"] = prior
+    table.meta["comments"] = [
+        "MaxiTrack tracking-error probability; hdu 'all' is the mean over the file's "
+        "2-D HDUs; plane -1 means a 2-D HDU"
+    ]
+    if rows:
+        table.pprint(max_lines=-1, max_width=-1)
+    if args.ecsv:
+        if Path(args.ecsv).exists() and not args.overwrite:
+            print(f"astromask: {args.ecsv} exists; add --overwrite to replace it", file=sys.stderr)
+            return 1
+        table.write(args.ecsv, format="ascii.ecsv", overwrite=True)
+    return status
+
+
+# --------------------------------------------------------------------------
+# fetch, demo
 
 
 def _cmd_fetch(args):
@@ -36,7 +337,7 @@ def _cmd_demo(args):
     from astromask.simulate import simulated_frame
 
     ccd, truth = simulated_frame((args.size, args.size), seed=args.seed)
-    result = astromask.flag(ccd, progress=not args.quiet, device=args.device)
+    result = astromask.flag(ccd, progress=args.progress, device=args.device)
     print(f"astromask {astromask.__version__}: simulated {args.size}x{args.size} frame")
     print(f"{'class':<5} {'flagged px':>10} {'simulated px':>12} {'recovered':>9}")
     for cls in CLASSES:
@@ -51,17 +352,91 @@ def _cmd_demo(args):
         print(line)
     print(f"masked pixels: {int(np.count_nonzero(result.mask))}")
     if args.output:
-        result.write(args.output, hdu_mask="MASK", hdu_flags="FLAGS", overwrite=args.overwrite)
+        if Path(args.output).exists() and not args.overwrite:
+            print(f"astromask: error: {args.output} exists; add --overwrite", file=sys.stderr)
+            return 1
+        result.write(args.output, hdu_mask="MASK", hdu_flags="FLAGS", overwrite=True)
         print(f"wrote {args.output}")
     return 0
 
 
+# --------------------------------------------------------------------------
+# parser
+
+
 def _parser():
+    from astromask.classes import CLASS_NAMES
+
     parser = argparse.ArgumentParser(
         prog="astromask",
-        description="Contaminant masks for CCD frames with the MaxiMask network.",
+        description="Contaminant masks (MaxiMask) and tracking-error scores (MaxiTrack) "
+        "for FITS files.",
     )
     sub = parser.add_subparsers(dest="command", required=True)
+
+    def common(p):
+        p.add_argument("--device", help="Keras device, e.g. cpu or gpu:0")
+        p.add_argument("--batch-size", type=int, help="tiles per network call")
+        p.add_argument("-q", "--quiet", action="store_true", help="no progress bars or listing")
+
+    flag = sub.add_parser(
+        "flag",
+        help="write MaxiMask masks for FITS files",
+        description="Write a mask file per input: same HDU structure, image HDUs "
+        "replaced by masks, other HDUs copied.",
+    )
+    flag.add_argument(
+        "paths", nargs="+", metavar="PATH", help="FITS file, directory, .list file, or FILE[N]"
+    )
+    flag.add_argument(
+        "--classes", help=f"comma-separated classes among {','.join(CLASS_NAMES)} (default all)"
+    )
+    flag.add_argument(
+        "--priors",
+        default="default",
+        help="'default', 'none' (no prior "
+        "correction) or a file of 'CLASS prior' lines (upstream classes.priors)",
+    )
+    flag.add_argument(
+        "--thresholds",
+        default="default",
+        help="'default' or a file of 'CLASS threshold' lines (upstream classes.thresh)",
+    )
+    mode = flag.add_mutually_exclusive_group()
+    mode.add_argument(
+        "--single-mask",
+        action="store_true",
+        help="one uint16 bit-coded flag map per image (bit 2**k for class k)",
+    )
+    mode.add_argument(
+        "--probabilities",
+        action="store_true",
+        help="float32 probabilities, one plane per class (not thresholded)",
+    )
+    flag.add_argument("--output", help="output file (one input only)")
+    flag.add_argument("--output-dir", help="folder for the outputs (default: beside inputs)")
+    flag.add_argument("--suffix", default=".mask", help="added before .fits (default .mask)")
+    flag.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    flag.add_argument(
+        "--compress",
+        action="store_true",
+        help="tile-compress integer outputs (an image in the primary HDU "
+        "then moves to a compressed extension)",
+    )
+    common(flag)
+    flag.set_defaults(func=_cmd_flag)
+
+    track = sub.add_parser("track", help="MaxiTrack tracking-error probability of FITS files")
+    track.add_argument(
+        "paths", nargs="+", metavar="PATH", help="FITS file, directory, .list file, or FILE[N]"
+    )
+    track.add_argument(
+        "--prior", default="0.05", help="tracking-error prior (default 0.05), or 'none'"
+    )
+    track.add_argument("--ecsv", help="also write the table to this ECSV file")
+    track.add_argument("--overwrite", action="store_true", help="replace an existing --ecsv")
+    common(track)
+    track.set_defaults(func=_cmd_track)
 
     fetch = sub.add_parser("fetch", help="download all pretrained weights into the cache")
     fetch.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
@@ -70,9 +445,9 @@ def _parser():
     demo = sub.add_parser("demo", help="flag a simulated frame and report what was found")
     demo.add_argument("--size", type=int, default=1024, help="frame side in pixels")
     demo.add_argument("--seed", type=int, default=0, help="random seed of the frame")
-    demo.add_argument("--device", help="Keras device, e.g. cpu or gpu:0")
     demo.add_argument("--output", help="write the flagged frame to this FITS file")
     demo.add_argument("--overwrite", action="store_true", help="replace --output")
+    demo.add_argument("--device", help="Keras device, e.g. cpu or gpu:0")
     demo.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     demo.set_defaults(func=_cmd_demo)
     return parser
@@ -84,6 +459,7 @@ def main(argv=None):
     # itself leaves the environment alone).
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     args = _parser().parse_args(argv)
+    args.progress = None if not args.quiet else False
     try:
         return args.func(args)
     except (OSError, ValueError, TypeError) as err:

@@ -170,6 +170,51 @@ def _set_card(meta, key, value, comment):
         meta[key] = value
 
 
+def provenance_cards(index, priors, thresholds, *, mask_classes=(), tiling=None):
+    """FITS cards telling how flags were made: ``[(key, value, comment), ...]``.
+
+    Parameters
+    ----------
+    index : sequence of int
+        Indices of the flagged classes.
+    priors : "default", None, dict or sequence
+        As given to `flag` (resolved here).
+    thresholds : "default", dict or sequence
+        As given to `flag`.
+    mask_classes : sequence of int, optional
+        Indices of the classes put into the mask.
+    tiling : optional
+        As given to `flag`.
+    """
+    from astromask import __version__, zoo
+
+    prior_values = _resolve_priors(priors)
+    threshold_values = _resolve_thresholds(thresholds)
+    tile = inference.resolve_tiling(tiling)
+    prior_kind = "none" if priors is None else ("default" if isinstance(priors, str) else "custom")
+    cards = [
+        ("AMVERS", __version__, "astromask version"),
+        ("AMMODEL", "maximask", "astromask network for FLAGS"),
+        ("AMWHASH", zoo.weights_sha256("maximask"), ""),  # 64 hex digits: no room left
+        ("AMTILE", f"{tile.size}/{tile.margin}", "tile size/margin (px)"),
+        ("AMPRIOR", prior_kind, "prior correction (Paillassa+2020 s.5)"),
+        (
+            "AMMASK",
+            ",".join(class_table.CLASS_NAMES[k] for k in mask_classes) or "none",
+            "classes put into the mask",
+        ),
+    ]
+    for k in index:
+        cls = class_table.CLASSES[k]
+        if prior_values is not None:
+            cards.append((cls.prior_key, _card_float(prior_values[k]), f"{cls.name} prior"))
+        cards.append(
+            (cls.threshold_key, _card_float(threshold_values[k]), f"{cls.name} threshold")
+        )
+        cards.append((cls.bit_key, cls.bit or 0, f"{cls.name} bit in FLAGS"))
+    return cards
+
+
 def flag(
     ccd,
     *,
@@ -227,8 +272,6 @@ def flag(
     >>> ccd = astromask.flag(ccd)  # doctest: +SKIP
     >>> cosmic_rays = astromask.decode_flags(ccd.flags, "CR")  # doctest: +SKIP
     """
-    from astromask import __version__, zoo
-
     index = class_table.class_index(classes)
     if len(index) == 0:
         msg = "classes: select at least one class"
@@ -274,28 +317,10 @@ def flag(
     result.flags = flags
     result.mask = bad
 
-    meta = result.meta
-    tile = inference.resolve_tiling(tiling)
-    _set_card(meta, "AMVERS", __version__, "astromask version")
-    _set_card(meta, "AMMODEL", "maximask", "astromask network for FLAGS")
-    _set_card(meta, "AMWHASH", zoo.weights_sha256("maximask"), "SHA-256 of weights")
-    _set_card(meta, "AMTILE", f"{tile.size}/{tile.margin}", "tile size/margin (px)")
-    prior_kind = "none" if priors is None else ("default" if isinstance(priors, str) else "custom")
-    _set_card(meta, "AMPRIOR", prior_kind, "prior correction (Paillassa+2020 s.5)")
-    _set_card(
-        meta,
-        "AMMASK",
-        ",".join(class_table.CLASS_NAMES[k] for k in mask_index) or "none",
-        "classes put into the mask",
-    )
-    for k in index:
-        cls = class_table.CLASSES[k]
-        if prior_values is not None:
-            _set_card(meta, cls.prior_key, _card_float(prior_values[k]), f"{cls.name} prior")
-        _set_card(
-            meta, cls.threshold_key, _card_float(threshold_values[k]), f"{cls.name} threshold"
-        )
-        _set_card(meta, cls.bit_key, cls.bit or 0, f"{cls.name} bit in FLAGS")
+    for key, value, comment in provenance_cards(
+        index, priors, thresholds, mask_classes=mask_index, tiling=tiling
+    ):
+        _set_card(result.meta, key, value, comment)
     return result
 
 

@@ -1,35 +1,185 @@
 """The ``astromask`` command, run as users run it: in a subprocess."""
 
+import hashlib
+import shutil
 import subprocess
 import sys
 
+import numpy as np
 import pytest
+from astropy.io import fits
 from astropy.nddata import CCDData
+from astropy.table import Table
+
+import astromask
+from astromask import classes
+from astromask.simulate import simulated_frame
+
+pytestmark = pytest.mark.remote_data  # every test but --help needs the weights
 
 
-def _run(*args):
+def _run(*args, cwd=None):
     return subprocess.run(
-        [sys.executable, "-m", "astromask.cli", *args], capture_output=True, text=True, timeout=600
+        [sys.executable, "-m", "astromask.cli", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        cwd=cwd,
     )
+
+
+def _digest(path):
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def small_mef(tmp_path_factory):
+    """A 3-HDU file: empty primary, two 260x250 images, and a table."""
+    folder = tmp_path_factory.mktemp("mef")
+    a, _ = simulated_frame((260, 250), seed=11)
+    b, _ = simulated_frame((260, 250), seed=12)
+    table = fits.BinTableHDU(Table({"x": [1.0, 2.0], "name": ["a", "b"]}), name="CAT")
+    path = folder / "small.fits"
+    fits.HDUList(
+        [
+            fits.PrimaryHDU(),
+            fits.ImageHDU(a.data, name="SCI", ver=1),
+            fits.ImageHDU(np.round(b.data).astype(np.int16), name="SCI", ver=2),
+            table,
+        ]
+    ).writeto(path)
+    return path
 
 
 def test_help_lists_subcommands():
     done = _run("--help")
     assert done.returncode == 0
-    assert "fetch" in done.stdout and "demo" in done.stdout
+    for command in ("flag", "track", "fetch", "demo"):
+        assert command in done.stdout
 
 
-@pytest.mark.remote_data
+
+def test_flag_real_mef_matches_python(tmp_path, realdata):
+    source = tmp_path / "lco1m_fa05_raw_mef.fits"
+    shutil.copyfile(realdata / "lco1m_fa05_raw_mef.fits", source)
+    before = _digest(source)
+    done = _run("flag", source, "-q")
+    assert done.returncode == 0, done.stderr
+    assert _digest(source) == before  # input untouched
+    out = tmp_path / "lco1m_fa05_raw_mef.mask.fits"
+    with fits.open(source) as inp, fits.open(out) as res:
+        assert len(res) == len(inp)
+        for index in range(1, len(inp)):
+            assert res[index].header["EXTNAME"] == inp[index].name
+            planes = res[index].data
+            assert planes.shape == (14,) + inp[index].data.shape
+            ccd = CCDData(inp[index].data, unit="adu")
+            flags = astromask.flag(ccd, progress=False).flags
+            for k, cls in enumerate(classes.CLASSES):
+                assert res[index].header[f"AMCLS{k}"] == cls.name
+                if cls.bit:
+                    np.testing.assert_array_equal(
+                        planes[k].astype(bool), classes.decode_flags(flags, cls.name)
+                    )
+
+
+def test_flag_compressed_file_keeps_its_table(tmp_path, realdata):
+    source = tmp_path / "lco04m_kb29_banzai.fits.fz"
+    shutil.copyfile(realdata / "lco04m_kb29_banzai.fits.fz", source)
+    done = _run("flag", f"{source}[1]", "--single-mask", "--classes", "CR,HP", "-q")
+    assert done.returncode == 0, done.stderr
+    with fits.open(tmp_path / "lco04m_kb29_banzai.mask1.fits") as res:
+        assert len(res) == 1 and res[0].data.dtype.kind in "iu"
+        assert set(np.unique(res[0].data).tolist()) <= {0, 1, 8, 9}
+    done = _run("flag", source, "--single-mask", "--classes", "CR", "--compress", "-q",
+                "--suffix", "_cr")
+    assert done.returncode == 0, done.stderr
+    with fits.open(source) as inp, fits.open(tmp_path / "lco04m_kb29_banzai_cr.fits") as res:
+        assert [type(h).__name__ for h in res] == [type(h).__name__ for h in inp]
+        np.testing.assert_array_equal(res["BPM"].data, inp["BPM"].data)  # 8-bit: copied
+        assert res["CAT"].columns.names == inp["CAT"].columns.names
+        np.testing.assert_array_equal(res["CAT"].data["X"], inp["CAT"].data["X"])
+
+
+def test_single_mask_equals_flag_and_overwrite_rules(tmp_path, small_mef):
+    source = tmp_path / small_mef.name
+    shutil.copyfile(small_mef, source)
+    done = _run("flag", source, "--single-mask", "-q")
+    assert done.returncode == 0, done.stderr
+    out = tmp_path / "small.mask.fits"
+    with fits.open(source) as inp, fits.open(out) as res:
+        assert len(res) == 4
+        assert isinstance(res[3], fits.BinTableHDU)
+        assert list(res[3].data["name"]) == ["a", "b"]
+        for index in (1, 2):
+            expected = astromask.flag(inp[index].data, progress=False).flags
+            np.testing.assert_array_equal(res[index].data, expected)
+            assert res[index].header["AMOUTPUT"] == "flags"
+    written = _digest(out)
+    again = _run("flag", source, "--single-mask", "-q")
+    assert again.returncode == 1
+    assert "exists" in again.stderr and "--overwrite" in again.stderr
+    assert _digest(out) == written
+    forced = _run("flag", source, "--single-mask", "-q", "--overwrite", "--classes", "CR")
+    assert forced.returncode == 0, forced.stderr
+    assert _digest(out) != written
+
+
+def test_bad_file_in_a_batch_is_reported_and_the_rest_goes_on(tmp_path, small_mef):
+    good = tmp_path / "good.fits"
+    shutil.copyfile(small_mef, good)
+    bad = tmp_path / "broken.fits"
+    bad.write_bytes(b"SIMPLE  =                    T" + b"garbage" * 100)
+    listing = tmp_path / "files.list"
+    listing.write_text(f"{bad}\n{good}\n{tmp_path / 'missing.fits'}\n")
+    done = _run("flag", listing, "--probabilities", "--classes", "CR,BG")
+    assert done.returncode == 1
+    assert "broken.fits" in done.stderr and "missing.fits" in done.stderr
+    with fits.open(tmp_path / "good.mask.fits") as res:
+        assert res[1].data.dtype.kind == "f" and res[1].data.dtype.itemsize == 4
+        assert res[1].data.shape == (2, 260, 250)
+        assert res[1].header["AMOUTPUT"] == "probabilities"
+
+
+def test_directory_and_options_errors(tmp_path, small_mef):
+    shutil.copyfile(small_mef, tmp_path / "one.fits")
+    shutil.copyfile(small_mef, tmp_path / "two.fits")
+    done = _run("flag", tmp_path, "--single-mask", "--classes", "CR", "--output-dir",
+                tmp_path / "out", "-q")
+    assert done.returncode == 0, done.stderr
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        "one.mask.fits", "two.mask.fits"
+    ]
+    bad = _run("flag", tmp_path / "one.fits", "--classes", "CR,XYZ")
+    assert bad.returncode != 0 and "unknown class 'XYZ'" in bad.stderr
+
+
+def test_track_prints_scores_and_writes_ecsv(tmp_path, realdata):
+    ecsv = tmp_path / "scores.ecsv"
+    done = _run(
+        "track", realdata / "mro24m_bin4_proc.fits", realdata / "lco04m_kb29_banzai.fits.fz",
+        "--ecsv", ecsv, "-q",
+    )
+    assert done.returncode == 0, done.stderr
+    table = Table.read(ecsv, format="ascii.ecsv")
+    scores = {row["file"].split("/")[-1]: row["score"] for row in table}
+    assert scores["lco04m_kb29_banzai.fits.fz"] > 0.9
+    assert scores["mro24m_bin4_proc.fits"] < 0.1
+    assert "lco04m_kb29_banzai.fits.fz" in done.stdout
+    refused = _run("track", realdata / "mro24m_bin4_proc.fits", "--ecsv", ecsv, "-q")
+    assert refused.returncode == 1 and "exists" in refused.stderr
+
+
 def test_fetch_then_demo_writes_a_flagged_file(tmp_path):
     fetched = _run("fetch", "-q")
     assert fetched.returncode == 0, fetched.stderr
     out = tmp_path / "demo.fits"
-    done = _run("demo", "--size", "300", "-q", "--output", str(out))
+    done = _run("demo", "--size", "300", "-q", "--output", out)
     assert done.returncode == 0, done.stderr
     assert "CR" in done.stdout and "recovered" in done.stdout
     ccd = CCDData.read(out, hdu_mask="MASK", hdu_flags="FLAGS")
     assert ccd.flags.shape == (300, 300)
     assert ccd.meta["AMMODEL"] == "maximask"
-    again = _run("demo", "--size", "300", "-q", "--output", str(out))
+    again = _run("demo", "--size", "300", "-q", "--output", out)
     assert again.returncode == 1
     assert "astromask: error" in again.stderr and "overwrite" in again.stderr.lower()
