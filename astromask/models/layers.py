@@ -10,15 +10,27 @@ from keras import ops
 __all__ = ["MaxPoolWithMask", "MaxUnpool"]
 
 
-def _spatial_axes(data_format):
-    if data_format not in ("channels_last", "channels_first"):
-        msg = f"data_format: expected 'channels_last' or 'channels_first', got {data_format!r}"
-        raise ValueError(msg)
-    return (1, 2) if data_format == "channels_last" else (2, 3)
+class _ImageLayer(keras.layers.Layer):
+    """A layer on 4-D image batches in either data format."""
+
+    def __init__(self, data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        self.data_format = data_format or keras.config.image_data_format()
+        if self.data_format not in ("channels_last", "channels_first"):
+            msg = (
+                "data_format: expected 'channels_last' or 'channels_first', got "
+                f"{self.data_format!r}"
+            )
+            raise ValueError(msg)
+        # Axes of the rows and columns.
+        self._axes = (1, 2) if self.data_format == "channels_last" else (2, 3)
+
+    def get_config(self):
+        return {**super().get_config(), "data_format": self.data_format}
 
 
 @keras.saving.register_keras_serializable(package="astromask")
-class MaxPoolWithMask(keras.layers.Layer):
+class MaxPoolWithMask(_ImageLayer):
     """2x2 max pooling, stride 2, ``SAME`` padding, that also returns its argmax.
 
     This is TensorFlow's ``MaxPoolWithArgmax`` written with portable ops.
@@ -36,14 +48,6 @@ class MaxPoolWithMask(keras.layers.Layer):
     data_format : {"channels_last", "channels_first"}, optional
         Layout of the input (default: Keras's ``image_data_format()``).
     """
-
-    def __init__(self, data_format=None, **kwargs):
-        super().__init__(**kwargs)
-        self.data_format = data_format or keras.config.image_data_format()
-        self._axes = _spatial_axes(self.data_format)
-
-    def get_config(self):
-        return {**super().get_config(), "data_format": self.data_format}
 
     def call(self, x):
         ay, ax = self._axes
@@ -105,7 +109,7 @@ class MaxPoolWithMask(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="astromask")
-class MaxUnpool(keras.layers.Layer):
+class MaxUnpool(_ImageLayer):
     """Undo a `MaxPoolWithMask`: put each value back where its maximum was.
 
     Called on ``[x, mask]``, where ``mask`` is the second output of the
@@ -118,14 +122,6 @@ class MaxUnpool(keras.layers.Layer):
     data_format : {"channels_last", "channels_first"}, optional
         Layout of the inputs (default: Keras's ``image_data_format()``).
     """
-
-    def __init__(self, data_format=None, **kwargs):
-        super().__init__(**kwargs)
-        self.data_format = data_format or keras.config.image_data_format()
-        self._axes = _spatial_axes(self.data_format)
-
-    def get_config(self):
-        return {**super().get_config(), "data_format": self.data_format}
 
     def call(self, inputs):
         x, mask = inputs
