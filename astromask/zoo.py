@@ -8,13 +8,13 @@ SHA-256 sidecar before use.  Built models are kept in memory per model, input
 shape and Keras backend.
 """
 
-import hashlib
 import os
 import tempfile
 import threading
 from pathlib import Path
 
 import numpy as np
+import pooch
 
 from astromask import data
 
@@ -26,11 +26,7 @@ _lock = threading.Lock()
 
 
 def _sha256(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+    return pooch.file_hash(str(path), alg="sha256")
 
 
 def _convert(model, paths):

@@ -18,7 +18,6 @@ Not shipped with the package.
 
 import argparse
 import functools
-import hashlib
 import http.server
 import shutil
 import subprocess
@@ -32,11 +31,9 @@ UPSTREAM_DISTRIBUTIONS = ["MaxiMask==1.4.1", "deepCR==0.3.1", "cosmic-conn==0.6.
 
 
 def _sha256(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+    import pooch
+
+    return pooch.file_hash(str(path), alg="sha256")
 
 
 def _unpack(archive, dest):
