@@ -148,7 +148,7 @@ def _flag_hdu(data, args, classes_index):
     if args.probabilities:
         result, kind = probs.astype(np.float32), "probabilities"
     else:
-        thresholds = core._resolve_thresholds(args.thresholds)[classes_index]
+        thresholds = core.resolve_thresholds(args.thresholds)[classes_index]
         result, kind = inference.threshold(probs, thresholds).astype(np.uint8), "thresholded"
     if result.ndim == 4:  # cube: (class, plane, y, x) -> (plane, class, y, x)
         result = np.moveaxis(result, 0, 1)

@@ -35,8 +35,12 @@ def _unpack(data):
     return array, None
 
 
-def _resolve_priors(priors):
-    """None -> None; "default" -> defaults; dict or sequence -> float32 array."""
+def resolve_priors(priors):
+    """Priors as `flag` takes them -> float32 array of 14, or `None`.
+
+    ``None`` stays `None` (no prior correction), ``"default"`` gives upstream's
+    priors, a dict updates the defaults, a sequence gives all 14.
+    """
     if priors is None:
         return None
     if isinstance(priors, str):
@@ -49,7 +53,8 @@ def _resolve_priors(priors):
     )
 
 
-def _resolve_thresholds(thresholds):
+def resolve_thresholds(thresholds):
+    """Thresholds as `flag` takes them -> float32 array of 14."""
     if thresholds is None or (isinstance(thresholds, str) and thresholds != "default"):
         msg = (
             f"thresholds: expected 'default', a dict or 14 values, got {thresholds!r}; "
@@ -130,7 +135,7 @@ def probabilities(
         ``astromask.classes.CLASSES[k]``.
     """
     array, mask = _unpack(data)
-    prior_values = _resolve_priors(priors)
+    prior_values = resolve_priors(priors)
     result = _predict(
         array,
         mask,
@@ -188,8 +193,8 @@ def provenance_cards(index, priors, thresholds, *, mask_classes=(), tiling=None)
     """
     from astromask import __version__, zoo
 
-    prior_values = _resolve_priors(priors)
-    threshold_values = _resolve_thresholds(thresholds)
+    prior_values = resolve_priors(priors)
+    threshold_values = resolve_thresholds(thresholds)
     tile = inference.resolve_tiling(tiling)
     prior_kind = "none" if priors is None else ("default" if isinstance(priors, str) else "custom")
     cards = [
@@ -285,8 +290,8 @@ def flag(
         if missing:
             msg = f"mask_classes: {', '.join(missing)} not among the flagged classes {names}"
             raise ValueError(msg)
-    prior_values = _resolve_priors(priors)
-    threshold_values = _resolve_thresholds(thresholds)
+    prior_values = resolve_priors(priors)
+    threshold_values = resolve_thresholds(thresholds)
 
     result = _as_ccddata(ccd)
     array, mask = _unpack(result)

@@ -9,6 +9,7 @@ convolution and of the first two dense layers.
 
 import numpy as np
 
+from astromask.convert.maximask import _SUFFIX
 from astromask.convert.maximask import convert_weights as _named_weights
 
 __all__ = ["convert_weights"]
@@ -23,7 +24,6 @@ _PRELU_SLOTS = {
     "dense1_prelu": "variables/17",
     "dense2_prelu": "variables/20",
 }
-_SUFFIX = "/.ATTRIBUTES/VARIABLE_VALUE"
 
 
 def convert_weights(tensors):
