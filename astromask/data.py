@@ -111,6 +111,60 @@ _FILES = {
     ),
 }
 
+_DEEPCR_COMMIT = "29434859086c35373a49aec02c80985749dfd195"
+
+
+def _deepcr_file(path, sha256, size):
+    return WeightFile("profjsb", "deepCR", _DEEPCR_COMMIT, f"learned_models/{path}", sha256, size)
+
+
+_FILES.update(
+    {
+        "deepcr/ACS-WFC": (
+            _deepcr_file(
+                "mask/ACS-WFC.pth",
+                "0075cef7a8b72f3ecf449cac3793d3446720a97fc0ba812fb29863a9be1e7ace",
+                416836,
+            ),
+        ),
+        "deepcr/ACS-WFC-F606W-2-4": (
+            _deepcr_file(
+                "mask/ACS-WFC-F606W-2-4.pth",
+                "91fd387be08dfb2692fc3433566455812c42fae53fa6ec4ad19c384b68bce775",
+                15979,
+            ),
+        ),
+        "deepcr/decam": (
+            _deepcr_file(
+                "mask/decam.pth",
+                "686de2afab28d13b2bff3c418ecf017d0b290ca5e8c811ef71f673ce12230815",
+                416836,
+            ),
+        ),
+        "deepcr/WFC3-UVIS": (
+            _deepcr_file(
+                "mask/WFC3-UVIS.pth",
+                "92ad8d3231a0427c6fa6d9b39501549edc15fd1eb1162e028e2cf1711b2f59cd",
+                412323,
+            ),
+        ),
+        "deepcr/ACS-WFC-F606W-2-32": (
+            _deepcr_file(
+                "inpaint/ACS-WFC-F606W-2-32.pth",
+                "2a754380bfe158a1cfeee12f908f96a2bd5b59cbb7b830a4d06dad930d906111",
+                417988,
+            ),
+        ),
+        "deepcr/ACS-WFC-F606W-3-32": (
+            _deepcr_file(
+                "inpaint/ACS-WFC-F606W-3-32.pth",
+                "5b4faf2e239185c2d5d4235688ce61a2b9e4e5f47bbcf96c8a687b5a0c1e6c42",
+                1890231,
+            ),
+        ),
+    }
+)
+
 REGISTRY = {f.key: f for files in _FILES.values() for f in files}
 """dict of str to `WeightFile`: every pinned file, keyed ``owner/repo/commit/path``."""
 
@@ -138,7 +192,7 @@ def model_files(model):
     Parameters
     ----------
     model : str
-        Model name, for example ``"maximask"``.
+        Model name, for example ``"maximask"`` or ``"deepcr/ACS-WFC"``.
     """
     try:
         return _FILES[model]

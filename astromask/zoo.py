@@ -11,6 +11,7 @@ shape and Keras backend.
 import os
 import tempfile
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +19,61 @@ import pooch
 
 from astromask import data
 
-__all__ = ["converted_weights", "get_model", "weights_sha256"]
+__all__ = ["DEEPCR_MODELS", "DeepCRModel", "converted_weights", "get_model", "weights_sha256"]
+
+
+@dataclass(frozen=True)
+class DeepCRModel:
+    """A pretrained deepCR network and how its input is scaled.
+
+    Parameters
+    ----------
+    kind : {"mask", "inpaint"}
+        Cosmic-ray probability network, or inpainting network.
+    depth, hidden : int
+        UNet levels and first-level channels (the ``3-32`` in
+        ``ACS-WFC-F606W-3-32``).
+    scale : float
+        deepCR divides the image (in electrons) by this before the network
+        and multiplies inpainted values back.
+    standardize : bool
+        Subtract the image mean and divide by its standard deviation after
+        scaling (deepCR does this for ``WFC3-UVIS`` only).
+    description : str
+        What the network was trained on.
+    """
+
+    kind: str
+    depth: int
+    hidden: int
+    scale: float
+    standardize: bool
+    description: str
+
+
+# Architectures and scales from deepCR 0.3.1's learned_models/__init__.py; the
+# two ACS-WFC-F606W files are not listed there, so theirs come from the deepCR
+# releases that shipped them (mask 2-4: scale 100; inpainting: deepCR applies
+# the scale of the mask model in use, 1 for its ACS-WFC mask).
+DEEPCR_MODELS = {
+    "deepcr/ACS-WFC": DeepCRModel(
+        "mask", 2, 32, 1.0, False, "HST ACS/WFC, all filters; _flc images in electrons"
+    ),
+    "deepcr/ACS-WFC-F606W-2-4": DeepCRModel(
+        "mask", 2, 4, 100.0, False, "HST ACS/WFC F606W, small and fast (4 channels)"
+    ),
+    "deepcr/decam": DeepCRModel("mask", 2, 32, 1.0, False, "DECam, ground-based"),
+    "deepcr/WFC3-UVIS": DeepCRModel(
+        "mask", 2, 32, 1.0, True, "HST WFC3/UVIS; standardised input"
+    ),
+    "deepcr/ACS-WFC-F606W-2-32": DeepCRModel(
+        "inpaint", 2, 32, 1.0, False, "inpainting, HST ACS/WFC F606W, 2 levels"
+    ),
+    "deepcr/ACS-WFC-F606W-3-32": DeepCRModel(
+        "inpaint", 3, 32, 1.0, False, "inpainting, HST ACS/WFC F606W, 3 levels"
+    ),
+}
+"""dict of str to `DeepCRModel`: the deepCR networks astromask can run."""
 
 _CONVERTED_VERSION = 2  # bump when a converter's output changes
 _models = {}
@@ -31,6 +86,11 @@ def _sha256(path):
 
 def _convert(model, paths):
     """Read a model's original weight files and convert them to numpy arrays."""
+    if model in DEEPCR_MODELS:
+        from astromask.convert.deepcr import convert_weights
+        from astromask.weights.torch_pickle import read_torch_state_dict
+
+        return convert_weights(read_torch_state_dict(paths[0]), depth=DEEPCR_MODELS[model].depth)
     from astromask.weights.tf_bundle import read_tf_bundle
 
     tensors = read_tf_bundle(paths[0], paths[1])
@@ -46,11 +106,24 @@ def _convert(model, paths):
 
 def _build(model, input_shape, backend):
     """A model with random weights, laid out for the backend."""
+    # PyTorch convolves channels-first; the others channels-last.
+    fmt = "channels_first" if backend == "torch" else "channels_last"
+    if model in DEEPCR_MODELS:
+        from astromask.models.deepcr import build_deepcr
+
+        spec = DEEPCR_MODELS[model]
+        return build_deepcr(
+            input_shape,
+            depth=spec.depth,
+            hidden=spec.hidden,
+            in_channels=1 if spec.kind == "mask" else 2,
+            sigmoid=spec.kind == "mask",
+            data_format=fmt,
+            name=model.replace("/", "_"),
+        )
     if model == "maximask":
         from astromask.models.maximask import build_maximask
 
-        # PyTorch convolves channels-first; the others channels-last.
-        fmt = "channels_first" if backend == "torch" else "channels_last"
         return build_maximask(input_shape, data_format=fmt)
     if model == "maxitrack":
         from astromask.models.maxitrack import TILE, build_maxitrack
@@ -83,7 +156,7 @@ def converted_weights(model, *, progress=False):
     """
     files = data.model_files(model)
     paths = [data.fetch(f, progress=progress) for f in files]
-    tag = f"{model}.keras-v{_CONVERTED_VERSION}-{files[-1].sha256[:16]}"
+    tag = f"{model.replace('/', '_')}.keras-v{_CONVERTED_VERSION}-{files[-1].sha256[:16]}"
     cache = Path(paths[0]).parent / f"{tag}.npz"
     sidecar = cache.with_suffix(".npz.sha256")
     if cache.exists() and sidecar.exists():

@@ -1,0 +1,108 @@
+"""deepCR's UNets (Zhang & Bloom 2020, ApJ 889, 24) in Keras 3.
+
+deepCR 0.3.1 (``deepCR/unet*.py``, ``deepCR/parts*.py``) builds its mask and
+inpainting networks from the same blocks:
+
+* ``inc``: two 3x3 convolutions (``same`` padding) with ReLU;
+* ``down1`` (and ``down2`` in the three-level UNet): 2x2 max pooling, then two
+  3x3 convolutions doubling the channels;
+* ``up7``/``up8``: a 2x2 stride-2 transposed convolution halving the
+  channels, concatenated *after* the encoder map of the same level, then two
+  3x3 convolutions;
+* ``outc``: a 1x1 convolution, followed by a sigmoid in the mask networks.
+
+Upstream puts a batch normalisation after each 3x3 convolution, or wraps the
+convolutions in weight normalisation (``WFC3-UVIS``).  In inference both are
+fixed affine maps of the kernel, so `astromask.convert.deepcr` folds them into
+the convolution weights and the Keras network is the plain UNet below.
+"""
+
+import keras
+
+__all__ = ["build_deepcr"]
+
+
+def _double_conv(x, filters, name, fmt):
+    for i in (1, 2):
+        x = keras.layers.Conv2D(
+            filters, 3, padding="same", activation="relu", data_format=fmt, name=f"{name}_conv{i}"
+        )(x)
+    return x
+
+
+def build_deepcr(
+    tile_shape=(256, 256),
+    *,
+    depth=2,
+    hidden=32,
+    in_channels=1,
+    sigmoid=True,
+    data_format=None,
+    name="deepcr",
+):
+    """Build a deepCR UNet with random weights.
+
+    Parameters
+    ----------
+    tile_shape : tuple of int, optional
+        ``(height, width)`` of the input tiles, each a multiple of
+        ``2 ** (depth - 1)``.
+    depth : {2, 3}, optional
+        Number of resolution levels (``UNet2``, ``UNet3``).
+    hidden : int, optional
+        Channels of the first level (doubled at each lower level).
+    in_channels : int, optional
+        1 for the mask networks (the image); 2 for inpainting (the masked
+        image and the mask).
+    sigmoid : bool, optional
+        End with a sigmoid (mask networks) or not (inpainting).
+    data_format : {"channels_last", "channels_first"}, optional
+        Internal layout (default: Keras's ``image_data_format()``).  Inputs
+        and outputs are channels-last either way.
+    name : str, optional
+        Model name.
+
+    Returns
+    -------
+    model : `keras.Model`
+        Maps ``(batch, height, width, in_channels)`` to ``(batch, height,
+        width, 1)``.
+    """
+    if depth not in (2, 3):
+        msg = f"depth: deepCR networks have 2 or 3 levels, got {depth}"
+        raise ValueError(msg)
+    height, width = (int(v) for v in tile_shape)
+    step = 2 ** (depth - 1)
+    if height % step or width % step:
+        msg = f"tile_shape: {tile_shape} is not a multiple of {step}"
+        raise ValueError(msg)
+    fmt = data_format or keras.config.image_data_format()
+    channel_axis = 1 if fmt == "channels_first" else -1
+    inputs = keras.Input(shape=(height, width, in_channels), name="image")
+    x = inputs
+    if fmt == "channels_first":
+        x = keras.layers.Permute((3, 1, 2), name="to_channels_first")(x)
+
+    skips = [_double_conv(x, hidden, "inc", fmt)]
+    x = skips[0]
+    for level in range(1, depth):
+        x = keras.layers.MaxPooling2D(2, data_format=fmt, name=f"down{level}_pool")(x)
+        x = _double_conv(x, hidden * 2**level, f"down{level}", fmt)
+        skips.append(x)
+    # Upstream names the decoder blocks up8 (last) and up7 (the one before).
+    for level in range(depth - 1, 0, -1):
+        block = f"up{9 - level}"
+        filters = hidden * 2 ** (level - 1)
+        x = keras.layers.Conv2DTranspose(
+            filters, 2, strides=2, data_format=fmt, name=f"{block}_up"
+        )(x)
+        x = keras.layers.Concatenate(axis=channel_axis, name=f"{block}_concat")(
+            [skips[level - 1], x]
+        )
+        x = _double_conv(x, filters, block, fmt)
+    outputs = keras.layers.Conv2D(
+        1, 1, activation="sigmoid" if sigmoid else None, data_format=fmt, name="outc"
+    )(x)
+    if fmt == "channels_first":
+        outputs = keras.layers.Permute((2, 3, 1), name="to_channels_last")(outputs)
+    return keras.Model(inputs, outputs, name=name)
