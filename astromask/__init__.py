@@ -11,17 +11,21 @@ try:
 except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0.0.0.dev0"
 
+from astromask.ccdproc_compat import cosmicray_deepcr, cosmicray_maximask
 from astromask.classes import CLASS_NAMES, CLASSES, decode_flags
-from astromask.core import flag, probabilities, track, tracking_score
+from astromask.core import flag, inpaint, probabilities, track, tracking_score
 from astromask.data import fetch_all
 
 __all__ = [
     "CLASSES",
     "CLASS_NAMES",
     "__version__",
+    "cosmicray_deepcr",
+    "cosmicray_maximask",
     "decode_flags",
     "fetch_all",
     "flag",
+    "inpaint",
     "probabilities",
     "track",
     "tracking_score",

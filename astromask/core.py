@@ -1,4 +1,4 @@
-"""The CCDData layer: `flag`, `probabilities`, `track` and `tracking_score`.
+"""The CCDData layer: `flag`, `probabilities`, `inpaint`, `track` and `tracking_score`.
 
 This is the only module of the MaxiMask path that knows astropy.  It unpacks
 the input, calls `astromask.inference` with plain arrays, and packs the result
@@ -11,10 +11,18 @@ from astropy.io import fits
 from astropy.nddata import CCDData
 
 from astromask import classes as class_table
-from astromask import inference, preprocess
+from astromask import inference, inpainting, preprocess
 from astromask._validate import as_image, as_mask, per_class_values
 
-__all__ = ["DEFAULT_UNIT", "TRACK_KEY", "flag", "probabilities", "track", "tracking_score"]
+__all__ = [
+    "DEFAULT_UNIT",
+    "TRACK_KEY",
+    "flag",
+    "inpaint",
+    "probabilities",
+    "track",
+    "tracking_score",
+]
 
 TRACK_KEY = "AMTRACK"
 """FITS keyword under which `track` records the tracking-error probability."""
@@ -94,6 +102,14 @@ def _predict(array, mask, *, model, tiling, batch_size, device, progress):
     return np.stack(results, axis=1)
 
 
+def _planes(array, mask):
+    """(plane, plane mask) pairs of a 2-D image or a 3-D cube."""
+    planes = array[None] if array.ndim == 2 else array
+    if mask is None:
+        return [(plane, None) for plane in planes]
+    return list(zip(planes, mask[None] if mask.ndim == 2 else mask))
+
+
 def probabilities(
     data,
     *,
@@ -104,25 +120,34 @@ def probabilities(
     device=None,
     progress=None,
 ):
-    """Per-class probabilities from the MaxiMask network.
+    """Per-pixel probabilities from the MaxiMask or a deepCR network.
 
     Parameters
     ----------
     data : `~astropy.nddata.CCDData`, NDData-like, masked array or array-like
         2-D image, or 3-D cube processed plane by plane (planes first).  Any
         real dtype and byte order; NaN and infinities are allowed.  Masked
-        pixels take no part in the background estimate.
+        and non-finite pixels take no part in the normalisation.  The deepCR
+        networks expect electrons (the data as given are used: convert them
+        first, or use `astromask.cosmicray_deepcr`, which applies a gain).
     model : str, optional
-        Network name; only ``"maximask"`` for now.
+        ``"maximask"`` (default): the 14 contaminant classes.  A deepCR mask
+        network, ``"deepcr/ACS-WFC"``, ``"deepcr/ACS-WFC-F606W-2-4"``,
+        ``"deepcr/decam"`` or ``"deepcr/WFC3-UVIS"``: the cosmic-ray
+        probability, computed as deepCR 0.3.1 does (bad pixels are first
+        filled with the median of their neighbours).
     priors : None, "default", dict or sequence of 14 floats, optional
-        Observing priors for the prior correction of Paillassa et al. (2020,
-        sect. 5).  `None` (default) returns the network's raw output;
-        ``"default"`` uses upstream's default priors; a dict such as
-        ``{"CR": 0.01}`` changes some classes from the defaults.
+        MaxiMask only.  Observing priors for the prior correction of
+        Paillassa et al. (2020, sect. 5).  `None` (default) returns the
+        network's raw output; ``"default"`` uses upstream's default priors; a
+        dict such as ``{"CR": 0.01}`` changes some classes from the defaults.
     tiling : str, `~astromask.inference.Tiling` or (int, int), optional
-        Tile geometry; ``"maximask"`` (default) reproduces upstream's.
+        Tile geometry; ``"maximask"`` (MaxiMask's default) reproduces
+        upstream's; ``"deepcr"`` (the deepCR default) overlaps tiles by more
+        than the networks' receptive field, so there are no seams.
     batch_size : int, optional
-        Tiles per network call (default 8); lower it to bound memory.
+        Tiles per network call (default 8 for MaxiMask, 4 for deepCR); lower
+        it to bound memory.
     device : str, optional
         Keras device, for example ``"cpu"`` or ``"gpu:0"``.
     progress : bool, optional
@@ -131,10 +156,40 @@ def probabilities(
     Returns
     -------
     probabilities : `numpy.ndarray`
-        float32 array of shape ``(14, *data.shape)``; channel ``k`` is class
-        ``astromask.classes.CLASSES[k]``.
+        MaxiMask: float32 array of shape ``(14, *data.shape)``; channel ``k``
+        is class ``astromask.classes.CLASSES[k]``.  deepCR: float32 array of
+        ``data.shape``.
+
+    Examples
+    --------
+    >>> import astromask
+    >>> from astromask.simulate import simulated_frame
+    >>> ccd, truth = simulated_frame((128, 128), seed=1)
+    >>> p = astromask.probabilities(ccd, model="deepcr/ACS-WFC")  # doctest: +REMOTE_DATA
+    >>> p.shape, p.dtype  # doctest: +REMOTE_DATA
+    ((128, 128), dtype('float32'))
     """
     array, mask = _unpack(data)
+    if model.startswith("deepcr/"):
+        if priors is not None:
+            msg = "priors: only the MaxiMask classes take priors; leave priors=None for deepCR"
+            raise ValueError(msg)
+        results = [
+            inference.deepcr_probabilities(
+                plane.astype(np.float32),
+                plane_mask,
+                model=model,
+                tiling="deepcr" if tiling is None else tiling,
+                batch_size=batch_size,
+                device=device,
+                progress=progress,
+            )
+            for plane, plane_mask in _planes(array, mask)
+        ]
+        return results[0] if array.ndim == 2 else np.stack(results)
+    if model != "maximask":
+        msg = f"model: unknown model {model!r}; use 'maximask' or a 'deepcr/...' mask model"
+        raise ValueError(msg)
     prior_values = resolve_priors(priors)
     result = _predict(
         array,
@@ -147,6 +202,91 @@ def probabilities(
     )
     if prior_values is not None:
         result = inference.apply_priors(result, prior_values)
+    return result
+
+
+def inpaint(
+    ccd,
+    mask=None,
+    *,
+    method="deepcr/ACS-WFC-F606W-2-32",
+    sigma=1.0,
+    tiling=None,
+    batch_size=None,
+    device=None,
+    progress=None,
+):
+    """Replace masked pixels with estimates from their surroundings.
+
+    Parameters
+    ----------
+    ccd : `~astropy.nddata.CCDData`, NDData-like, masked array or array-like
+        2-D image or 3-D cube (plane by plane).  Not modified; a plain array
+        is wrapped with unit `DEFAULT_UNIT`.
+    mask : array-like of bool, optional
+        Pixels to replace.  Default: the CCD's own mask.  When both are
+        given, only ``mask`` is replaced and the CCD's mask still keeps its
+        pixels out of the estimates.
+    method : str, optional
+        ``"deepcr/ACS-WFC-F606W-2-32"`` (default) or
+        ``"deepcr/ACS-WFC-F606W-3-32"``: deepCR's inpainting networks
+        (trained on HST ACS/WFC F606W frames in electrons); ``"medmask"``:
+        median of the good pixels in the 5x5 box, as L.A. Cosmic cleans;
+        ``"gaussian"``: Gaussian-weighted mean of the good pixels
+        (`astropy.convolution.interpolate_replace_nans`).  See
+        `astromask.inpainting`.
+    sigma : float, optional
+        Kernel standard deviation in pixels for ``"gaussian"``.
+    tiling, batch_size, device, progress
+        For the deepCR networks, as in `probabilities`.
+
+    Returns
+    -------
+    result : `~astropy.nddata.CCDData`
+        A copy whose data hold the estimates at the replaced pixels and the
+        input values, bit for bit, everywhere else (integer data become
+        floating point).  Its ``mask`` is the input mask OR ``mask``: the
+        replaced values are estimates, and stay marked.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import astromask
+    >>> from astropy.nddata import CCDData
+    >>> ccd = CCDData(np.full((32, 32), 100.0), unit="electron")
+    >>> ccd.data[10, 10] = 5000.0
+    >>> hit = np.zeros((32, 32), dtype=bool)
+    >>> hit[10, 10] = True
+    >>> clean = astromask.inpaint(ccd, hit, method="medmask")
+    >>> float(clean.data[10, 10]), bool(clean.mask[10, 10])
+    (100.0, True)
+    """
+    result = _as_ccddata(ccd)
+    array, own_mask = _unpack(result)
+    if mask is None:
+        if own_mask is None:
+            msg = "mask: the CCD has no mask; pass the pixels to replace as mask="
+            raise ValueError(msg)
+        fill, bad = own_mask, None
+    else:
+        fill, bad = as_mask(mask, array.shape), own_mask
+    planes = []
+    for (plane, plane_fill), (_, plane_bad) in zip(_planes(array, fill), _planes(array, bad)):
+        planes.append(
+            inpainting.inpaint_array(
+                plane,
+                plane_fill,
+                bad=plane_bad,
+                method=method,
+                sigma=sigma,
+                tiling="deepcr" if tiling is None else tiling,
+                batch_size=batch_size,
+                device=device,
+                progress=progress,
+            )
+        )
+    result.data = planes[0] if array.ndim == 2 else np.stack(planes)
+    result.mask = fill if own_mask is None else (own_mask | fill)
     return result
 
 

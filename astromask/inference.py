@@ -24,7 +24,10 @@ __all__ = [
     "TILINGS",
     "Tiling",
     "apply_priors",
+    "deepcr_probabilities",
+    "pad_to_multiple",
     "predict_image",
+    "predict_unet",
     "resolve_tiling",
     "threshold",
     "tile_scores",
@@ -79,8 +82,12 @@ class Tiling:
 
 TILINGS = {
     "maximask": Tiling(400, 100),
+    "deepcr": Tiling(512, 32),
 }
-"""dict of str to `Tiling`: named geometries.  ``"maximask"`` is upstream's."""
+"""dict of str to `Tiling`: named geometries.  ``"maximask"`` is upstream's;
+``"deepcr"`` overlaps its tiles by more than the deepCR networks' receptive
+field (at most 23 pixels for the three-level UNet), so tiled results equal
+whole-frame ones."""
 
 DEFAULT_TILING = "maximask"
 
@@ -170,11 +177,144 @@ def predict_image(
                 y0, y1 = tiling.span(y, height)
                 x0, x1 = tiling.span(x, width)
                 y1, x1 = min(y1, height), min(x1, width)
-                out[:, y0:y1, x0:x1] = np.moveaxis(
-                    tile[y0 - y : y1 - y, x0 - x : x1 - x], -1, 0
-                )
+                out[:, y0:y1, x0:x1] = np.moveaxis(tile[y0 - y : y1 - y, x0 - x : x1 - x], -1, 0)
             bar.update(len(batch))
     return out
+
+
+def predict_unet(channels, *, model, tiling="deepcr", batch_size=None, device=None, progress=None):
+    """Run a deepCR network over a whole image, tile by overlapping tile.
+
+    The image's edges are the network's own zero padding, as when deepCR
+    runs on the whole frame at once; tile starts fall on multiples of 4 so
+    the pooling grid is the whole frame's.  With a margin wider than the
+    receptive field the result is the whole-frame result.
+
+    Parameters
+    ----------
+    channels : `numpy.ndarray`
+        ``(n_channels, ny, nx)`` float32 network input, ``ny`` and ``nx``
+        multiples of 4 (deepCR pads the top and left with zeros to get
+        there).
+    model : str
+        deepCR model name in `astromask.zoo.DEEPCR_MODELS`.
+    tiling : str, `Tiling` or (int, int), optional
+        Tile geometry; size and margin must be multiples of 4.
+    batch_size : int, optional
+        Tiles per network call (default 4).
+    device : str, optional
+        Keras device name.
+    progress : bool, optional
+        Progress bar over tiles; `None` shows one on a terminal only.
+
+    Returns
+    -------
+    output : `numpy.ndarray`
+        float32 ``(ny, nx)`` network output.
+    """
+    from astromask import zoo
+
+    tiling = resolve_tiling(tiling)
+    if tiling.size % 4 or tiling.margin % 4:
+        msg = f"tiling: deepCR tiles need a size and margin that are multiples of 4, got {tiling}"
+        raise ValueError(msg)
+    batch_size = 4 if batch_size is None else int(batch_size)
+    if batch_size < 1:
+        msg = f"batch_size: must be at least 1, got {batch_size}"
+        raise ValueError(msg)
+    _, height, width = channels.shape
+    if height % 4 or width % 4:
+        msg = f"channels: height and width must be multiples of 4, got {channels.shape}"
+        raise ValueError(msg)
+    tile_h, tile_w = min(tiling.size, height), min(tiling.size, width)
+    coords = [(y, x) for y in tiling.starts(height) for x in tiling.starts(width)]
+    net = zoo.get_model(model, (tile_h, tile_w), progress=bool(progress))
+    image = np.moveaxis(channels, 0, -1)
+    out = np.empty((height, width), dtype=np.float32)
+    with _device_scope(device), _progress_bar(len(coords), progress, model) as bar:
+        for first in range(0, len(coords), batch_size):
+            batch = coords[first : first + batch_size]
+            tiles = np.stack([image[y : y + tile_h, x : x + tile_w] for y, x in batch])
+            result = np.asarray(net.predict_on_batch(tiles))[..., 0]
+            for (y, x), tile in zip(batch, result):
+                y0, y1 = tiling.span(y, height)
+                x0, x1 = tiling.span(x, width)
+                out[y0:y1, x0:x1] = tile[y0 - y : y1 - y, x0 - x : x1 - x]
+            bar.update(len(batch))
+    return out
+
+
+def pad_to_multiple(channels, multiple):
+    """Zero-pad ``(c, ny, nx)`` at the top and left to multiples of ``multiple``, as deepCR.
+
+    Returns the padded array and the ``(rows, columns)`` added.
+    """
+    pad = (-channels.shape[1] % multiple, -channels.shape[2] % multiple)
+    if pad == (0, 0):
+        return channels, pad
+    return np.pad(channels, ((0, 0), (pad[0], 0), (pad[1], 0))), pad
+
+
+def deepcr_probabilities(
+    image,
+    bad=None,
+    *,
+    model="deepcr/ACS-WFC",
+    tiling="deepcr",
+    batch_size=None,
+    device=None,
+    progress=None,
+):
+    """Cosmic-ray probability of each pixel from a deepCR mask network.
+
+    The input is prepared as deepCR 0.3.1's ``deepCR.clean`` does: cast to
+    float32, divided by the model's scale, standardised by the image mean
+    and standard deviation for ``WFC3-UVIS``, zero-padded at the top and
+    left to a multiple of 4.  Bad pixels (``bad`` and non-finite ones) are
+    first replaced by the 5x5 masked median of their neighbours, so they
+    neither poison nor take part in the statistics; without bad pixels the
+    input is exactly deepCR's.
+
+    Parameters
+    ----------
+    image : `numpy.ndarray`
+        2-D image in electrons (the units the networks were trained on).
+    bad : `numpy.ndarray`, optional
+        bool mask of pixels to ignore.
+    model : str, optional
+        A mask model of `astromask.zoo.DEEPCR_MODELS`.
+    tiling, batch_size, device, progress
+        See `predict_unet`.
+
+    Returns
+    -------
+    probabilities : `numpy.ndarray`
+        float32 ``(ny, nx)``.
+    """
+    from astromask import inpainting, zoo
+
+    spec = zoo.DEEPCR_MODELS.get(model)
+    if spec is None or spec.kind != "mask":
+        names = [n for n, s in zoo.DEEPCR_MODELS.items() if s.kind == "mask"]
+        msg = f"model: {model!r} is not a deepCR mask model; choose among {', '.join(names)}"
+        raise ValueError(msg)
+    img = image.astype(np.float32) / np.float32(spec.scale)
+    good = np.isfinite(img)
+    if bad is not None:
+        good &= ~bad
+    if not good.all():
+        img = inpainting.inpaint_array(img, ~good, method="medmask").astype(np.float32)
+    if spec.standardize:
+        mean = img.mean() if good.all() else img[good].mean()
+        std = img.std() if good.all() else img[good].std()
+        img -= mean
+        if std > 0:
+            img /= std
+    padded, pad = pad_to_multiple(img[None], 4)
+    out = predict_unet(
+        padded, model=model, tiling=tiling, batch_size=batch_size, device=device, progress=progress
+    )
+    return out[pad[0] :, pad[1] :]
 
 
 def _device_scope(device):
@@ -214,10 +354,7 @@ def tile_scores(image, *, model="maxitrack", size=400, batch_size=None, device=N
 
     height, width = image.shape
     if height < size or width < size:
-        msg = (
-            f"data: {model} needs an image of at least {size}x{size} pixels, got "
-            f"{height}x{width}"
-        )
+        msg = f"data: {model} needs an image of at least {size}x{size} pixels, got {height}x{width}"
         raise ValueError(msg)
     batch_size = 16 if batch_size is None else int(batch_size)
     if batch_size < 1:

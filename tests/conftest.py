@@ -167,3 +167,61 @@ def upstream(request, tmp_path_factory):
             return {key: npz[key] for key in npz.files}
 
     return load
+
+
+DEEPCR_SCRIPT = ROOT / "tools" / "upstream_deepcr.py"
+DEEPCR_MASKS = ["ACS-WFC", "ACS-WFC-F606W-2-4", "decam", "WFC3-UVIS"]
+DEEPCR_INPAINTS = ["ACS-WFC-F606W-2-32", "ACS-WFC-F606W-3-32"]
+
+
+def deepcr_cutout():
+    """A 512x512 real cut-out (electrons: GAIN 1) with many cosmic rays, and a
+    cosmic-ray-like mask found without any network (backend-independent)."""
+    from scipy import ndimage
+
+    with fits.open(REALDATA / "lco04m_kb29_banzai.fits.fz") as hdul:
+        image = np.array(hdul["SCI"].data[200:712, 300:812], dtype=np.float32)
+    local = ndimage.median_filter(image, size=5)
+    sigma = 1.4826 * np.median(np.abs(image - np.median(image)))
+    mask = ndimage.binary_dilation(image - local > 8 * sigma, iterations=1)
+    return image, mask
+
+
+@pytest.fixture(scope="session")
+def deepcr_upstream(request, tmp_path_factory):
+    """Upstream deepCR 0.3.1 outputs on `deepcr_cutout`, keyed ``mask:NAME`` and
+    ``inpaint:NAME``; cached like the MaxiMask references."""
+    python = os.environ.get("ASTROMASK_DEEPCR_PYTHON")
+    if not python or not Path(python).exists():
+        unavailable("ASTROMASK_DEEPCR_PYTHON is not set (Python with torch and deepCR==0.3.1)")
+    if not REALDATA.is_dir():
+        unavailable(f"real-data folder {REALDATA} is absent")
+    cache_env = os.environ.get("ASTROMASK_REFERENCE_DIR")
+    cache = Path(cache_env) if cache_env else Path(request.config.cache.mkdir("astromask-deepcr"))
+    cache.mkdir(parents=True, exist_ok=True)
+    work = tmp_path_factory.mktemp("deepcr")
+    image, mask = deepcr_cutout()
+    np.save(work / "image.npy", image)
+    np.save(work / "mask.npy", mask)
+    key = _digest(DEEPCR_SCRIPT.read_bytes(), image.tobytes(), mask.tobytes())
+    outputs, jobs = {}, []
+    for name in DEEPCR_MASKS:
+        out = cache / f"deepcr-mask-{name}-{key}.npy"
+        outputs[f"mask:{name}"] = out
+        jobs.append({"command": "mask", "model": name, "input": str(work / "image.npy"),
+                     "output": str(out)})
+    for name in [*DEEPCR_INPAINTS, "medmask"]:
+        out = cache / f"deepcr-inpaint-{name}-{key}.npy"
+        outputs[f"inpaint:{name}"] = out
+        jobs.append({"command": "inpaint", "model": name, "input": str(work / "image.npy"),
+                     "mask": str(work / "mask.npy"), "output": str(out)})
+    todo = [job for job in jobs if not Path(job["output"]).exists()]
+    if todo:
+        jobs_file = work / "jobs.json"
+        jobs_file.write_text(json.dumps(todo))
+        done = subprocess.run([python, str(DEEPCR_SCRIPT), "batch", "--jobs", str(jobs_file)],
+                              capture_output=True, text=True, timeout=1200)
+        if done.returncode:
+            pytest.fail(f"upstream deepCR failed:\n{done.stderr[-3000:]}", pytrace=False)
+    return {name: np.load(path) for name, path in outputs.items()} | {
+        "image": image, "mask": mask}

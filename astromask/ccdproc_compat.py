@@ -1,0 +1,410 @@
+"""Drop-in replacements for `ccdproc.cosmicray_lacosmic`.
+
+`cosmicray_deepcr` and `cosmicray_maximask` take every argument of
+``ccdproc.cosmicray_lacosmic`` (ccdproc 2.5), in the same order, and return
+what it returns, so a script switches by changing the function's name:
+
+* a `~astropy.nddata.CCDData` gives a new CCDData with the cleaned data and
+  ``mask`` = input mask OR cosmic-ray mask;
+* a `numpy.ndarray` gives a tuple ``(cleaned, crmask)``.
+
+What the L.A. Cosmic arguments mean here
+----------------------------------------
+``gain``, ``gain_apply``
+    As in ccdproc: the data times ``gain`` are electrons (the deepCR networks
+    were trained on electrons), and with ``gain_apply=True`` (default) the
+    cleaned data are returned in electrons.  Unlike ccdproc 2.5, the unit is
+    changed only when the gain is applied, and a CCDData's uncertainty is
+    scaled with its data.  Data already in electrons (``electron``,
+    ``electron / s``, ...) need ``gain=1``.
+``satlevel``
+    Pixels at or above it (in electrons) are saturated: they are neither
+    flagged nor changed, as in L.A. Cosmic.  ``None`` or a value <= 0
+    disables the check.
+``pssl``
+    Previously subtracted sky level (ADU), added back for detection only.
+``verbose``
+    Print how many pixels were flagged.
+the others
+    ``sigclip``, ``sigfrac``, ``objlim``, ``readnoise``, ``niter``, ``sepmed``,
+    ``cleantype``, ``fsmode``, ``psfmodel``, ``psffwhm``, ``psfsize``, ``psfk``,
+    ``psfbeta``, ``inbkg`` and ``invar`` are accepted, so that calls written
+    for L.A. Cosmic run unchanged, and ignored: they tune the Laplacian
+    detector, which a network does not have.  The network's counterpart of
+    ``sigclip`` is ``threshold``.
+
+Pixels already masked on input (and non-finite ones) are neither flagged
+nor changed, and take no part in the estimates that replace cosmic rays.
+"""
+
+import numpy as np
+from astropy import units as u
+from astropy.nddata import CCDData, InverseVariance, StdDevUncertainty, VarianceUncertainty
+from scipy import ndimage
+
+from astromask import classes as class_table
+from astromask import inference, inpainting, preprocess
+from astromask._validate import as_mask
+
+__all__ = ["cosmicray_deepcr", "cosmicray_maximask"]
+
+
+def _has_base(unit, base):
+    """Whether ``unit`` is ``base`` to the first power times other bases."""
+    unit = unit.decompose()
+    return base in unit.bases and unit.powers[unit.bases.index(base)] == 1
+
+
+def _gain_factor(unit, gain):
+    """Factor from the data's unit to electrons, and the unit after applying it.
+
+    ``unit`` is `None` for plain arrays.
+    """
+    if not isinstance(gain, u.Quantity):
+        gain = float(gain) * u.electron / u.adu
+    if not np.isscalar(gain.value) or not np.isfinite(gain.value) or gain.value <= 0:
+        msg = f"gain: expected a positive number (electron / adu), got {gain}"
+        raise ValueError(msg)
+    if unit is None:
+        return float(gain.value), None
+    if _has_base(unit, u.electron):
+        if gain.value != 1:
+            msg = (
+                f"gain: the data are already in {unit}, so a gain of {gain} would "
+                "convert them to electrons twice; pass gain=1"
+            )
+            raise ValueError(msg)
+        return 1.0, unit
+    applied = unit * gain.unit
+    if not _has_base(applied, u.electron) or u.adu in applied.decompose().bases:
+        msg = (
+            f"gain: {gain} does not turn data in {unit} into electrons; give the "
+            f"gain as a Quantity in electron / ({unit})"
+        )
+        raise ValueError(msg)
+    return float(gain.value), applied
+
+
+def _scaled_uncertainty(uncertainty, factor):
+    if uncertainty is None or factor == 1:
+        return uncertainty
+    if isinstance(uncertainty, StdDevUncertainty):
+        return StdDevUncertainty(uncertainty.array * factor)
+    if isinstance(uncertainty, VarianceUncertainty):
+        return VarianceUncertainty(uncertainty.array * factor**2)
+    if isinstance(uncertainty, InverseVariance):
+        return InverseVariance(uncertainty.array / factor**2)
+    msg = (
+        f"uncertainty: cannot scale a {type(uncertainty).__name__} by the gain; "
+        "convert it to StdDevUncertainty or pass gain_apply=False"
+    )
+    raise TypeError(msg)
+
+
+def _cosmicray(
+    ccd,
+    detect,
+    *,
+    gain,
+    satlevel,
+    pssl,
+    gain_apply,
+    verbose,
+    inpaint,
+    dilate,
+    name,
+    inpaint_kwargs,
+    cards,
+):
+    if isinstance(ccd, CCDData):
+        data, in_mask, unit = np.asarray(ccd.data), ccd.mask, ccd.unit
+    elif isinstance(ccd, np.ndarray):
+        data, in_mask, unit = np.asarray(ccd), np.ma.getmask(ccd), None
+    else:
+        msg = f"ccd: expected a CCDData or a numpy.ndarray, got {type(ccd).__name__}"
+        raise TypeError(msg)
+    if data.ndim != 2 or data.dtype.kind not in "iuf" or data.size == 0:
+        msg = (
+            f"ccd: expected a non-empty 2-D real image, got shape {data.shape} and "
+            f"dtype {data.dtype}"
+        )
+        raise ValueError(msg)
+    in_mask = as_mask(in_mask, data.shape)
+    factor, out_unit = _gain_factor(unit, gain)
+
+    electrons = (data.astype(np.float32) + np.float32(pssl)) * np.float32(factor)
+    bad = ~np.isfinite(electrons)
+    if in_mask is not None:
+        bad |= in_mask
+    if satlevel is not None and satlevel > 0:
+        bad |= electrons >= satlevel
+
+    crmask = detect(electrons, bad)
+    if dilate:
+        dilate = int(dilate)
+        if dilate < 0:
+            msg = f"dilate: must be a number of pixels >= 0, got {dilate}"
+            raise ValueError(msg)
+        crmask = ndimage.binary_dilation(crmask, structure=np.ones((3, 3), bool), iterations=dilate)
+    crmask &= ~bad
+
+    apply = bool(gain_apply) and factor != 1
+    cleaned = np.array(data, dtype=inpainting.output_dtype(data.dtype))
+    if apply:
+        cleaned *= factor
+    if inpaint and crmask.any():
+        source = electrons - np.float32(pssl * factor)
+        values = inpainting.inpaint_array(
+            source, crmask, bad=bad, method=inpaint, **inpaint_kwargs
+        )[crmask]
+        cleaned[crmask] = values if apply else values / np.float32(factor)
+    if verbose:
+        print(f"{name}: {int(crmask.sum())} cosmic-ray pixels flagged")
+
+    if unit is None:
+        return cleaned, crmask
+    result = ccd.copy()
+    result.data = cleaned
+    result.mask = crmask if in_mask is None else (in_mask | crmask)
+    if apply:
+        result.unit = out_unit
+        result.uncertainty = _scaled_uncertainty(ccd.uncertainty, factor)
+    for key, value, comment in cards + [("AMCRNPIX", int(crmask.sum()), "cosmic-ray pixels")]:
+        result.meta[key] = (value, comment) if hasattr(result.meta, "cards") else value
+    return result
+
+
+_COMMON_DOC = """
+    Parameters
+    ----------
+    ccd : `~astropy.nddata.CCDData` or `numpy.ndarray`
+        2-D image; not modified.  A masked array's mask counts as the input
+        mask.
+    sigclip, sigfrac, objlim, readnoise, niter, sepmed, cleantype : optional
+        Accepted for compatibility with `ccdproc.cosmicray_lacosmic`;
+        ignored (see `astromask.ccdproc_compat`).
+    fsmode, psfmodel, psffwhm, psfsize, psfk, psfbeta, inbkg, invar : optional
+        Accepted for compatibility with `ccdproc.cosmicray_lacosmic`;
+        ignored (see `astromask.ccdproc_compat`).
+    gain : float or `~astropy.units.Quantity`, optional
+        Electrons per data unit (a float means electron / adu).  Default 1.
+    satlevel : float, optional
+        Saturation level in electrons; pixels at or above it are left alone.
+    pssl : float, optional
+        Previously subtracted sky level (ADU), added back for detection.
+    verbose : bool, optional
+        Print the number of flagged pixels.
+    gain_apply : bool, optional
+        Return the data multiplied by the gain, in electrons (default, as
+        ccdproc); otherwise in their own unit.
+"""
+
+_RETURNS_DOC = """
+    Returns
+    -------
+    nccd : `~astropy.nddata.CCDData` or `numpy.ndarray`
+        Same type as ``ccd``: a new CCDData whose data are cleaned, whose
+        ``mask`` is the input mask OR the cosmic-ray mask, and whose unit and
+        uncertainty follow the gain when it is applied; or the cleaned array
+        (floating point; integer input becomes float).
+    crmask : `numpy.ndarray`
+        Only for array input: the bool cosmic-ray mask.
+"""
+
+
+def cosmicray_deepcr(
+    ccd,
+    sigclip=4.5,
+    sigfrac=0.3,
+    objlim=5.0,
+    gain=1.0,
+    readnoise=6.5,
+    satlevel=65535.0,
+    pssl=0.0,
+    niter=4,
+    sepmed=True,
+    cleantype="meanmask",
+    fsmode="median",
+    psfmodel="gauss",
+    psffwhm=2.5,
+    psfsize=7,
+    psfk=None,
+    psfbeta=4.765,
+    verbose=False,
+    gain_apply=True,
+    inbkg=None,
+    invar=None,
+    *,
+    model="deepcr/ACS-WFC",
+    threshold=0.5,
+    inpaint="medmask",
+    dilate=0,
+    tiling=None,
+    batch_size=None,
+    device=None,
+    progress=None,
+):
+    """Find and clean cosmic rays with a deepCR network (drop-in for L.A. Cosmic).
+    {common}
+    model : str, optional
+        deepCR mask network: ``"deepcr/ACS-WFC"`` (default, deepCR's own
+        default), ``"deepcr/ACS-WFC-F606W-2-4"`` (smallest, fastest),
+        ``"deepcr/decam"`` (ground-based) or ``"deepcr/WFC3-UVIS"``.
+    threshold : float, optional
+        A pixel is a cosmic ray when its probability exceeds this (deepCR's
+        default 0.5).
+    inpaint : str or None, optional
+        How flagged pixels are replaced: ``"medmask"`` (default, L.A. Cosmic's
+        masked 5x5 median), ``"gaussian"``, ``"deepcr/ACS-WFC-F606W-2-32"``,
+        ``"deepcr/ACS-WFC-F606W-3-32"`` (see `astromask.inpaint`); `None`
+        leaves the data as they are.
+    dilate : int, optional
+        Grow the cosmic-ray mask by this many pixels (8-connected) before
+        cleaning, to catch the faint edges of hits.
+    tiling, batch_size, device, progress
+        As in `astromask.probabilities`.
+    {returns}
+    Examples
+    --------
+    >>> from astromask import cosmicray_deepcr
+    >>> from astromask.simulate import simulated_frame
+    >>> ccd, truth = simulated_frame((256, 256), seed=3)
+    >>> clean = cosmicray_deepcr(ccd, gain=1.5, readnoise=5)  # doctest: +REMOTE_DATA
+    >>> clean.unit  # doctest: +REMOTE_DATA
+    Unit("electron")
+    """
+    if not 0 <= threshold <= 1:
+        msg = f"threshold: must lie in [0, 1], got {threshold}"
+        raise ValueError(msg)
+
+    def detect(electrons, bad):
+        probs = inference.deepcr_probabilities(
+            electrons,
+            bad,
+            model=model,
+            tiling="deepcr" if tiling is None else tiling,
+            batch_size=batch_size,
+            device=device,
+            progress=progress,
+        )
+        return probs > threshold
+
+    return _cosmicray(
+        ccd,
+        detect,
+        gain=gain,
+        satlevel=satlevel,
+        pssl=pssl,
+        gain_apply=gain_apply,
+        verbose=verbose,
+        inpaint=inpaint,
+        dilate=dilate,
+        name="cosmicray_deepcr",
+        inpaint_kwargs=dict(batch_size=batch_size, device=device, progress=progress),
+        cards=[("AMCRMOD", model, "cosmic-ray network"), ("AMCRTHR", float(threshold), "")],
+    )
+
+
+def cosmicray_maximask(
+    ccd,
+    sigclip=4.5,
+    sigfrac=0.3,
+    objlim=5.0,
+    gain=1.0,
+    readnoise=6.5,
+    satlevel=65535.0,
+    pssl=0.0,
+    niter=4,
+    sepmed=True,
+    cleantype="meanmask",
+    fsmode="median",
+    psfmodel="gauss",
+    psffwhm=2.5,
+    psfsize=7,
+    psfk=None,
+    psfbeta=4.765,
+    verbose=False,
+    gain_apply=True,
+    inbkg=None,
+    invar=None,
+    *,
+    threshold=None,
+    prior="default",
+    inpaint="medmask",
+    dilate=0,
+    tiling=None,
+    batch_size=None,
+    device=None,
+    progress=None,
+):
+    """Find and clean cosmic rays with MaxiMask's CR class (drop-in for L.A. Cosmic).
+    {common}
+    threshold : float, optional
+        A pixel is a cosmic ray when its (prior-corrected) CR probability
+        exceeds this; default MaxiMask's CR threshold.
+    prior : "default", float or None, optional
+        Observing prior of the CR class (Paillassa et al. 2020, sect. 5);
+        `None` uses the raw network output.
+    inpaint : str or None, optional
+        How flagged pixels are replaced, as in `cosmicray_deepcr`.
+    dilate : int, optional
+        Grow the cosmic-ray mask by this many pixels before cleaning.
+    tiling, batch_size, device, progress
+        As in `astromask.flag`.
+    {returns}
+    Examples
+    --------
+    >>> from astromask import cosmicray_maximask
+    >>> from astromask.simulate import simulated_frame
+    >>> ccd, truth = simulated_frame((400, 400), seed=3)
+    >>> clean = cosmicray_maximask(ccd, gain=1.5, gain_apply=False)  # doctest: +REMOTE_DATA
+    >>> clean.unit  # doctest: +REMOTE_DATA
+    Unit("adu")
+    """
+    cr = class_table.class_index(["CR"])[0]
+    cr_class = class_table.CLASSES[cr]
+    level = cr_class.threshold if threshold is None else float(threshold)
+    if not 0 <= level <= 1:
+        msg = f"threshold: must lie in [0, 1], got {threshold}"
+        raise ValueError(msg)
+    if isinstance(prior, str):
+        if prior != "default":
+            msg = f"prior: expected 'default', a float in (0, 1) or None, got {prior!r}"
+            raise ValueError(msg)
+        prior = cr_class.prior
+    if prior is not None and not 0 < prior < 1:
+        msg = f"prior: must lie in (0, 1), got {prior}"
+        raise ValueError(msg)
+
+    def detect(electrons, bad):
+        probs = inference.predict_image(
+            preprocess.normalize(electrons, bad),
+            model="maximask",
+            tiling=tiling,
+            batch_size=batch_size,
+            device=device,
+            progress=progress,
+        )[cr : cr + 1]
+        if prior is not None:
+            probs = inference.apply_priors(probs, np.float32([prior]), index=[cr])
+        return probs[0] > np.float32(level)
+
+    return _cosmicray(
+        ccd,
+        detect,
+        gain=gain,
+        satlevel=satlevel,
+        pssl=pssl,
+        gain_apply=gain_apply,
+        verbose=verbose,
+        inpaint=inpaint,
+        dilate=dilate,
+        name="cosmicray_maximask",
+        inpaint_kwargs=dict(batch_size=batch_size, device=device, progress=progress),
+        cards=[("AMCRMOD", "maximask", "cosmic-ray network"), ("AMCRTHR", level, "")],
+    )
+
+
+for _function in (cosmicray_deepcr, cosmicray_maximask):
+    _function.__doc__ = _function.__doc__.format(common=_COMMON_DOC, returns=_RETURNS_DOC)
+del _function
