@@ -11,12 +11,13 @@ what it returns, so a script switches by changing the function's name:
 What the L.A. Cosmic arguments mean here
 ----------------------------------------
 ``gain``, ``gain_apply``
-    As in ccdproc: the data times ``gain`` are electrons (the deepCR networks
-    were trained on electrons), and with ``gain_apply=True`` (default) the
-    cleaned data are returned in electrons.  Unlike ccdproc 2.5, the unit is
-    changed only when the gain is applied, and a CCDData's uncertainty is
-    scaled with its data.  Data already in electrons (``electron``,
-    ``electron / s``, ...) need ``gain=1``.
+    As in ccdproc: the data times ``gain`` are electrons.  The HST deepCR
+    networks were trained on electrons and see the data times the gain; the
+    DECam network was trained on ADU and sees the data as given.  With
+    ``gain_apply=True`` (default) the cleaned data are returned in electrons.
+    Unlike ccdproc 2.5, the unit is changed only when the gain is applied,
+    and a CCDData's uncertainty is scaled with its data.  Data already in
+    electrons (``electron``, ``electron / s``, ...) need ``gain=1``.
 ``satlevel``
     Pixels at or above it (in electrons) are saturated: they are neither
     flagged nor changed, as in L.A. Cosmic.  ``None`` or a value <= 0
@@ -139,7 +140,7 @@ def _cosmicray(
     if satlevel is not None and satlevel > 0:
         bad |= electrons >= satlevel
 
-    crmask = detect(electrons, bad)
+    crmask = detect(electrons, bad, factor)
     if dilate:
         dilate = int(dilate)
         if dilate < 0:
@@ -235,9 +236,9 @@ def cosmicray_deepcr(
     inbkg=None,
     invar=None,
     *,
-    model="deepcr/ACS-WFC",
+    model="deepcr/decam",
     threshold=0.5,
-    inpaint="medmask",
+    inpaint="deepcr/ACS-WFC-F606W-2-32",
     dilate=0,
     tiling=None,
     batch_size=None,
@@ -247,16 +248,19 @@ def cosmicray_deepcr(
     """Find and clean cosmic rays with a deepCR network (drop-in for L.A. Cosmic).
     {common}
     model : str, optional
-        deepCR mask network: ``"deepcr/ACS-WFC"`` (default, deepCR's own
-        default), ``"deepcr/ACS-WFC-F606W-2-4"`` (smallest, fastest),
-        ``"deepcr/decam"`` (ground-based) or ``"deepcr/WFC3-UVIS"``.
+        deepCR mask network: ``"deepcr/decam"`` (default: the one trained on
+        ground-based frames, and the best of the four on the DECam frames of
+        the docs), ``"deepcr/ACS-WFC"`` (deepCR's own default, for HST),
+        ``"deepcr/ACS-WFC-F606W-2-4"`` (smallest, fastest) or
+        ``"deepcr/WFC3-UVIS"``.
     threshold : float, optional
         A pixel is a cosmic ray when its probability exceeds this (deepCR's
         default 0.5).
     inpaint : str or None, optional
-        How flagged pixels are replaced: ``"medmask"`` (default, L.A. Cosmic's
-        masked 5x5 median), ``"gaussian"``, ``"deepcr/ACS-WFC-F606W-2-32"``,
-        ``"deepcr/ACS-WFC-F606W-3-32"`` (see `astromask.inpaint`); `None`
+        How flagged pixels are replaced: ``"deepcr/ACS-WFC-F606W-2-32"``
+        (default: the best photometric fidelity in the docs' benchmark),
+        ``"deepcr/ACS-WFC-F606W-3-32"``, ``"medmask"`` (L.A. Cosmic's masked
+        5x5 median) or ``"gaussian"`` (see `astromask.inpaint`); `None`
         leaves the data as they are.
     dilate : int, optional
         Grow the cosmic-ray mask by this many pixels (8-connected) before
@@ -277,9 +281,15 @@ def cosmicray_deepcr(
         msg = f"threshold: must lie in [0, 1], got {threshold}"
         raise ValueError(msg)
 
-    def detect(electrons, bad):
+    from astromask.zoo import DEEPCR_MODELS
+
+    spec = DEEPCR_MODELS.get(model)
+
+    def detect(electrons, bad, factor):
+        # The DECam network was trained on ADU, the HST ones on electrons.
+        image = electrons / np.float32(factor) if spec and spec.unit == "adu" else electrons
         probs = inference.deepcr_probabilities(
-            electrons,
+            image,
             bad,
             model=model,
             tiling="deepcr" if tiling is None else tiling,
@@ -330,7 +340,7 @@ def cosmicray_maximask(
     *,
     threshold=None,
     prior="default",
-    inpaint="medmask",
+    inpaint="deepcr/ACS-WFC-F606W-2-32",
     dilate=0,
     tiling=None,
     batch_size=None,
@@ -376,7 +386,7 @@ def cosmicray_maximask(
         msg = f"prior: must lie in (0, 1), got {prior}"
         raise ValueError(msg)
 
-    def detect(electrons, bad):
+    def detect(electrons, bad, factor):
         probs = inference.predict_image(
             preprocess.normalize(electrons, bad),
             model="maximask",

@@ -128,8 +128,9 @@ def probabilities(
         2-D image, or 3-D cube processed plane by plane (planes first).  Any
         real dtype and byte order; NaN and infinities are allowed.  Masked
         and non-finite pixels take no part in the normalisation.  The deepCR
-        networks expect electrons (the data as given are used: convert them
-        first, or use `astromask.cosmicray_deepcr`, which applies a gain).
+        networks take the data as given: electrons for the HST networks,
+        ADU for ``"deepcr/decam"`` (`astromask.cosmicray_deepcr` converts
+        with the gain).
     model : str, optional
         ``"maximask"`` (default): the 14 contaminant classes.  A deepCR mask
         network, ``"deepcr/ACS-WFC"``, ``"deepcr/ACS-WFC-F606W-2-4"``,

@@ -194,8 +194,7 @@ def predict_unet(channels, *, model, tiling="deepcr", batch_size=None, device=No
     ----------
     channels : `numpy.ndarray`
         ``(n_channels, ny, nx)`` float32 network input, ``ny`` and ``nx``
-        multiples of 4 (deepCR pads the top and left with zeros to get
-        there).
+        multiples of 4 (see `pad_to_multiple`).
     model : str
         deepCR model name in `astromask.zoo.DEEPCR_MODELS`.
     tiling : str, `Tiling` or (int, int), optional
@@ -245,14 +244,21 @@ def predict_unet(channels, *, model, tiling="deepcr", batch_size=None, device=No
 
 
 def pad_to_multiple(channels, multiple):
-    """Zero-pad ``(c, ny, nx)`` at the top and left to multiples of ``multiple``, as deepCR.
+    """Pad ``(c, ny, nx)`` at the top and left to multiples of ``multiple``.
+
+    deepCR pads the same sides, but with zeros: on frames with a high sky
+    level the network then flags the step between the zeros and the sky (on
+    the DECam cut-outs of the docs, a 3-pixel strip along the whole left
+    edge).  The padding here mirrors the frame instead, which leaves the
+    network no edge to see.  Frames whose sides are already multiples of 4
+    are not padded, and then match deepCR exactly.
 
     Returns the padded array and the ``(rows, columns)`` added.
     """
     pad = (-channels.shape[1] % multiple, -channels.shape[2] % multiple)
     if pad == (0, 0):
         return channels, pad
-    return np.pad(channels, ((0, 0), (pad[0], 0), (pad[1], 0))), pad
+    return np.pad(channels, ((0, 0), (pad[0], 0), (pad[1], 0)), mode="symmetric"), pad
 
 
 def deepcr_probabilities(
@@ -269,8 +275,9 @@ def deepcr_probabilities(
 
     The input is prepared as deepCR 0.3.1's ``deepCR.clean`` does: cast to
     float32, divided by the model's scale, standardised by the image mean
-    and standard deviation for ``WFC3-UVIS``, zero-padded at the top and
-    left to a multiple of 4.  Bad pixels (``bad`` and non-finite ones) are
+    and standard deviation for ``WFC3-UVIS``, padded at the top and left to
+    a multiple of 4 (mirrored, where deepCR pads zeros; see
+    `pad_to_multiple`).  Bad pixels (``bad`` and non-finite ones) are
     first replaced by the 5x5 masked median of their neighbours, so they
     neither poison nor take part in the statistics; without bad pixels the
     input is exactly deepCR's.

@@ -39,6 +39,8 @@ class DeepCRModel:
     standardize : bool
         Subtract the image mean and divide by its standard deviation after
         scaling (deepCR does this for ``WFC3-UVIS`` only).
+    unit : {"electron", "adu"}
+        The unit of the images the network was trained on.
     description : str
         What the network was trained on.
     """
@@ -48,29 +50,34 @@ class DeepCRModel:
     hidden: int
     scale: float
     standardize: bool
+    unit: str
     description: str
 
 
 # Architectures and scales from deepCR 0.3.1's learned_models/__init__.py; the
 # two ACS-WFC-F606W files are not listed there, so theirs come from the deepCR
 # releases that shipped them (mask 2-4: scale 100; inpainting: deepCR applies
-# the scale of the mask model in use, 1 for its ACS-WFC mask).
+# the scale of the mask model in use, 1 for its ACS-WFC mask).  Units from
+# deepCR's docs/model_zoo.rst: HST models take electrons ("_flc" frames), the
+# DECam model "calibrated images in the original unit (adu)".
 DEEPCR_MODELS = {
     "deepcr/ACS-WFC": DeepCRModel(
-        "mask", 2, 32, 1.0, False, "HST ACS/WFC, all filters; _flc images in electrons"
+        "mask", 2, 32, 1.0, False, "electron", "HST ACS/WFC, all filters (F435W, F606W, F814W)"
     ),
     "deepcr/ACS-WFC-F606W-2-4": DeepCRModel(
-        "mask", 2, 4, 100.0, False, "HST ACS/WFC F606W, small and fast (4 channels)"
+        "mask", 2, 4, 100.0, False, "electron", "HST ACS/WFC F606W, small and fast (4 channels)"
     ),
-    "deepcr/decam": DeepCRModel("mask", 2, 32, 1.0, False, "DECam, ground-based"),
+    "deepcr/decam": DeepCRModel(
+        "mask", 2, 32, 1.0, False, "adu", "DECam, ground-based; trained on g-band coadds"
+    ),
     "deepcr/WFC3-UVIS": DeepCRModel(
-        "mask", 2, 32, 1.0, True, "HST WFC3/UVIS; standardised input"
+        "mask", 2, 32, 1.0, True, "electron", "HST WFC3/UVIS; standardised input"
     ),
     "deepcr/ACS-WFC-F606W-2-32": DeepCRModel(
-        "inpaint", 2, 32, 1.0, False, "inpainting, HST ACS/WFC F606W, 2 levels"
+        "inpaint", 2, 32, 1.0, False, "electron", "inpainting, HST ACS/WFC F606W, 2 levels"
     ),
     "deepcr/ACS-WFC-F606W-3-32": DeepCRModel(
-        "inpaint", 3, 32, 1.0, False, "inpainting, HST ACS/WFC F606W, 3 levels"
+        "inpaint", 3, 32, 1.0, False, "electron", "inpainting, HST ACS/WFC F606W, 3 levels"
     ),
 }
 """dict of str to `DeepCRModel`: the deepCR networks astromask can run."""

@@ -88,3 +88,26 @@ def test_deepcr_model_errors_are_named():
         inference.predict_unet(
             np.zeros((1, 8, 8), np.float32), model="deepcr/decam", tiling=(66, 32)
         )
+
+
+@pytest.mark.parametrize("band", ["z", "r"])
+def test_decam_cutouts_against_the_pipeline(realdata, band):
+    """The DECam network finds the pipeline's cosmic-ray track and nothing else,
+    including along the left edge, where deepCR's zero padding made a false strip."""
+    from astropy.io import fits
+    from astropy.nddata import CCDData
+    from scipy import ndimage
+
+    with fits.open(realdata / f"decam_cp_{band}_N2_ooi.fits") as hdul:
+        header = hdul[1].header
+        ccd = CCDData(np.asarray(hdul[1].data, dtype=np.float32), unit="adu", meta=header)
+    truth = fits.getdata(realdata / f"decam_cp_{band}_N2_ood.fits", ext=1) == 5
+    assert ccd.shape[1] % 4  # padded: the case the mirrored padding is for
+    gain = header["GAINA"]
+    out = astromask.cosmicray_deepcr(
+        ccd, gain=gain, readnoise=header["RDNOISEA"], satlevel=header["SATURATE"] * gain
+    )
+    tracks, n = ndimage.label(truth, structure=np.ones((3, 3)))
+    assert n == 1 and (out.mask & truth).sum() >= 0.3 * truth.sum()
+    assert (out.mask & ~truth).sum() <= 5
+    assert out.unit == "electron"
