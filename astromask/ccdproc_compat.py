@@ -87,8 +87,9 @@ def _gain_factor(unit, gain):
 
 
 def _scaled_uncertainty(uncertainty, factor):
-    if uncertainty is None or factor == 1:
-        return uncertainty
+    """The uncertainty of data multiplied by ``factor``, in the data's new unit."""
+    if uncertainty is None:
+        return None
     if isinstance(uncertainty, StdDevUncertainty):
         return StdDevUncertainty(uncertainty.array * factor)
     if isinstance(uncertainty, VarianceUncertainty):
@@ -149,9 +150,9 @@ def _cosmicray(
         crmask = ndimage.binary_dilation(crmask, structure=np.ones((3, 3), bool), iterations=dilate)
     crmask &= ~bad
 
-    apply = bool(gain_apply) and factor != 1
+    apply = bool(gain_apply)
     cleaned = np.array(data, dtype=inpainting.output_dtype(data.dtype))
-    if apply:
+    if apply and factor != 1:
         cleaned *= factor
     if inpaint and crmask.any():
         source = electrons - np.float32(pssl * factor)

@@ -81,6 +81,15 @@ def test_a_lacosmic_script_runs_unchanged(frame, cosmicray):
     )
 
 
+@pytest.mark.parametrize("cosmicray", [cosmicray_lacosmic, *DROP_INS])
+def test_default_gain_gives_electrons_like_ccdproc(frame, cosmicray):
+    """gain=1 (electron / adu) applied: the values stay, the unit becomes electron."""
+    ccd, _ = frame
+    out = cosmicray(ccd)
+    assert out.unit == u.electron
+    np.testing.assert_allclose(out.data[~out.mask], ccd.data[~out.mask], rtol=1e-6)
+
+
 @pytest.mark.parametrize("cosmicray", DROP_INS)
 def test_gain_apply_false_keeps_unit_and_values(frame, cosmicray):
     """ccdproc 2.5 relabels the unit to electron here; the drop-ins do not."""

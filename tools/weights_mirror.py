@@ -42,7 +42,16 @@ def _unpack(archive, dest):
             zf.extractall(dest)
     else:
         with tarfile.open(archive) as tf:
-            tf.extractall(dest, filter="data")
+            if hasattr(tarfile, "data_filter"):  # Python >= 3.11.4, 3.12
+                tf.extractall(dest, filter="data")
+                return
+            # Older Pythons: extract plain files and folders only, inside dest.
+            dest = Path(dest).resolve()
+            for member in tf.getmembers():
+                target = (dest / member.name).resolve()
+                if not (member.isfile() or member.isdir()) or dest not in target.parents:
+                    continue
+                tf.extract(member, dest, set_attrs=False)
 
 
 def _candidates(root, rel_path):
