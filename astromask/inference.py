@@ -115,6 +115,15 @@ def resolve_tiling(tiling):
     return Tiling(size, margin)
 
 
+def _batch_size(value, default):
+    """``batch_size`` as given (default when `None`), checked."""
+    value = default if value is None else int(value)
+    if value < 1:
+        msg = f"batch_size: must be at least 1, got {value}"
+        raise ValueError(msg)
+    return value
+
+
 def _progress_bar(total, progress, desc):
     from tqdm.auto import tqdm
 
@@ -152,10 +161,7 @@ def predict_image(
     from astromask import zoo
 
     tiling = resolve_tiling(tiling)
-    batch_size = 8 if batch_size is None else int(batch_size)
-    if batch_size < 1:
-        msg = f"batch_size: must be at least 1, got {batch_size}"
-        raise ValueError(msg)
+    batch_size = _batch_size(batch_size, 8)
     height, width = image.shape
     size = tiling.size
     padded = image
@@ -217,10 +223,7 @@ def predict_unet(channels, *, model, tiling="deepcr", batch_size=None, device=No
     if tiling.size % 4 or tiling.margin % 4:
         msg = f"tiling: deepCR tiles need a size and margin that are multiples of 4, got {tiling}"
         raise ValueError(msg)
-    batch_size = 4 if batch_size is None else int(batch_size)
-    if batch_size < 1:
-        msg = f"batch_size: must be at least 1, got {batch_size}"
-        raise ValueError(msg)
+    batch_size = _batch_size(batch_size, 4)
     _, height, width = channels.shape
     if height % 4 or width % 4:
         msg = f"channels: height and width must be multiples of 4, got {channels.shape}"
@@ -363,10 +366,7 @@ def tile_scores(image, *, model="maxitrack", size=400, batch_size=None, device=N
     if height < size or width < size:
         msg = f"data: {model} needs an image of at least {size}x{size} pixels, got {height}x{width}"
         raise ValueError(msg)
-    batch_size = 16 if batch_size is None else int(batch_size)
-    if batch_size < 1:
-        msg = f"batch_size: must be at least 1, got {batch_size}"
-        raise ValueError(msg)
+    batch_size = _batch_size(batch_size, 16)
     coords = [
         (y, x)
         for y in range(height % size, height - size + 1, size)

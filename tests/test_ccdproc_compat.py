@@ -169,3 +169,12 @@ def test_bad_input_is_named():
         cosmicray_deepcr(np.zeros((3, 8, 8)))
     with pytest.raises(ValueError, match="threshold"):
         cosmicray_deepcr(np.zeros((8, 8)), threshold=2)
+
+
+def test_masked_array_mask_is_the_input_mask(frame):
+    ccd, truth = frame
+    data = np.ma.MaskedArray(np.array(ccd.data), mask=truth["CR"].copy())
+    cleaned, crmask = cosmicray_deepcr(data, gain_apply=False)
+    assert type(cleaned) is np.ndarray
+    assert not crmask[truth["CR"]].any()  # masked on input: not flagged
+    np.testing.assert_array_equal(cleaned[truth["CR"]], ccd.data[truth["CR"]])
