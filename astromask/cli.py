@@ -7,6 +7,10 @@
 ``astromask track PATH...``
     MaxiTrack tracking-error probabilities: one row per image HDU and one per
     file (the mean over its 2-D HDUs), optionally written as ECSV.
+``astromask cosmicray PATH...``
+    Find and clean cosmic rays (deepCR or MaxiMask, then inpainting): each
+    2-D image HDU is written cleaned, followed by a ``CRMASK`` extension
+    (uint8, 1 on cosmic rays); other HDUs are copied.
 ``astromask fetch``
     Download every pretrained weight file ahead of time.
 ``astromask demo``
@@ -315,6 +319,119 @@ def _cmd_track(args):
 
 
 # --------------------------------------------------------------------------
+# cosmicray
+
+
+def _header_number(value, header, name):
+    """A number given on the command line, or read from a header keyword."""
+    if value is None:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        pass
+    if value not in header:
+        raise _Failure(f"--{name} {value}: no such keyword in the header")
+    try:
+        return float(header[value])
+    except (TypeError, ValueError):
+        msg = f"--{name} {value}: keyword value {header[value]!r} is not a number"
+        raise _Failure(msg) from None
+
+
+def _cosmicray_file(path, hdu_index, args):
+    import numpy as np
+    from astropy.io import fits
+    from astropy.nddata import CCDData
+
+    import astromask
+
+    out_path = _output_path(path, hdu_index, args)
+    if out_path.resolve() == path.resolve():
+        raise _Failure(f"output {out_path} would overwrite the input; use --suffix or --output")
+    if out_path.exists() and not args.overwrite:
+        raise _Failure(f"output {out_path} exists; add --overwrite to replace it")
+    try:
+        hdul = fits.open(path)
+    except (OSError, ValueError, TypeError) as err:
+        raise _Failure(f"cannot read as FITS: {err}") from err
+    with hdul:
+        if hdu_index is not None and hdu_index >= len(hdul):
+            raise _Failure(f"has {len(hdul)} HDUs, no HDU {hdu_index}")
+        try:
+            todo = {i for i in _image_hdus(hdul, hdu_index) if hdul[i].data.ndim == 2}
+        except (OSError, ValueError, TypeError) as err:
+            raise _Failure(f"cannot read its data: {err}") from err
+        if not todo:
+            raise _Failure("no 2-D image HDU to clean")
+        output = fits.HDUList()
+        selected = [hdu_index] if hdu_index is not None else range(len(hdul))
+        for index in selected:
+            hdu = hdul[index]
+            if index not in todo:
+                output.append(hdu.copy() if index else fits.PrimaryHDU(header=hdu.header))
+                continue
+            header = hdu.header.copy()
+            # Either file's primary header joins the extension's (MEF keywords).
+            lookup = fits.Header(hdul[0].header) if index else fits.Header()
+            lookup.update(header)
+            gain = _header_number(args.gain, lookup, "gain")
+            if gain is None:
+                gain = float(lookup.get("GAIN", 1.0))
+            satlevel = _header_number(args.satlevel, lookup, "satlevel")
+            if satlevel is None and "SATURATE" in lookup:
+                satlevel = _header_number("SATURATE", lookup, "satlevel")
+            ccd = CCDData(np.asarray(hdu.data), unit="adu")
+            options = {
+                "gain": gain,
+                "satlevel": None if satlevel is None else satlevel * gain,
+                "gain_apply": False,
+                "inpaint": None if args.inpaint == "none" else args.inpaint,
+                "dilate": args.dilate,
+                "batch_size": args.batch_size,
+                "device": args.device,
+                "progress": args.progress,
+            }
+            if args.threshold is not None:
+                options["threshold"] = args.threshold
+            try:
+                if args.detector == "maximask":
+                    result = astromask.cosmicray_maximask(ccd, **options)
+                else:
+                    result = astromask.cosmicray_deepcr(ccd, model=args.detector, **options)
+            except (ValueError, TypeError) as err:
+                raise _Failure(f"HDU {index}: {err}") from err
+            for key in ("AMCRMOD", "AMCRTHR", "AMCRNPIX"):
+                header[key] = (result.meta[key], "astromask cosmic rays")
+            header["AMVERS"] = (astromask.__version__, "astromask version")
+            for key in ("BZERO", "BSCALE", "BLANK"):  # data are written as floats
+                header.remove(key, ignore_missing=True)
+            if len(output) == 0:
+                output.append(fits.PrimaryHDU(result.data, header=header))
+            else:
+                output.append(fits.ImageHDU(result.data, header=header, name=hdu.name))
+            mask_header = fits.Header()
+            mask_header["AMSRCHDU"] = (index, "HDU whose cosmic rays this marks")
+            output.append(
+                fits.ImageHDU(
+                    result.mask.astype(np.uint8), header=mask_header, name="CRMASK", ver=index
+                )
+            )
+        out_path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = out_path.with_name(out_path.name + ".part")
+        output.writeto(tmp, overwrite=True)
+        os.replace(tmp, out_path)
+    return out_path
+
+
+def _cmd_cosmicray(args):
+    jobs = expand_paths(args.paths)
+    if args.output and len(jobs) != 1:
+        raise SystemExit("astromask: error: --output needs exactly one input file")
+    return _run_jobs(jobs, args, lambda path, hdu: _cosmicray_file(path, hdu, args))
+
+
+# --------------------------------------------------------------------------
 # fetch, demo
 
 
@@ -369,8 +486,8 @@ def _parser():
 
     parser = argparse.ArgumentParser(
         prog="astromask",
-        description="Contaminant masks (MaxiMask) and tracking-error scores (MaxiTrack) "
-        "for FITS files.",
+        description="Contaminant masks (MaxiMask), cosmic-ray cleaning (deepCR) and "
+        "tracking-error scores (MaxiTrack) for FITS files.",
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -437,6 +554,46 @@ def _parser():
     track.add_argument("--overwrite", action="store_true", help="replace an existing --ecsv")
     common(track)
     track.set_defaults(func=_cmd_track)
+
+    from astromask.inpainting import INPAINT_METHODS
+    from astromask.zoo import DEEPCR_MODELS
+
+    detectors = [n for n, spec in DEEPCR_MODELS.items() if spec.kind == "mask"] + ["maximask"]
+    cosmicray = sub.add_parser(
+        "cosmicray",
+        help="find and clean cosmic rays in FITS files",
+        description="Write a cleaned copy of each input: every 2-D image HDU cleaned "
+        "(in its own unit), each followed by a CRMASK extension (uint8, 1 on cosmic rays).",
+    )
+    cosmicray.add_argument(
+        "paths", nargs="+", metavar="PATH", help="FITS file, directory, .list file, or FILE[N]"
+    )
+    cosmicray.add_argument(
+        "--detector", default="deepcr/decam", choices=detectors, help="default deepcr/decam"
+    )
+    cosmicray.add_argument(
+        "--threshold", type=float, help="probability threshold (default: the detector's)"
+    )
+    cosmicray.add_argument(
+        "--inpaint",
+        default="deepcr/ACS-WFC-F606W-2-32",
+        choices=[*INPAINT_METHODS, "none"],
+        help="how hits are replaced (default deepcr/ACS-WFC-F606W-2-32; none: flag only)",
+    )
+    cosmicray.add_argument("--dilate", type=int, default=0, help="grow the mask by N pixels")
+    cosmicray.add_argument(
+        "--gain", help="electrons per data unit, or a header keyword (default: GAIN, else 1)"
+    )
+    cosmicray.add_argument(
+        "--satlevel",
+        help="saturation in data units, or a header keyword (default: SATURATE if present)",
+    )
+    cosmicray.add_argument("--output", help="output file (one input only)")
+    cosmicray.add_argument("--output-dir", help="folder for the outputs (default: beside inputs)")
+    cosmicray.add_argument("--suffix", default=".clean", help="added before .fits (default .clean)")
+    cosmicray.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    common(cosmicray)
+    cosmicray.set_defaults(func=_cmd_cosmicray)
 
     fetch = sub.add_parser("fetch", help="download all pretrained weights into the cache")
     fetch.add_argument("-q", "--quiet", action="store_true", help="no progress bars")

@@ -183,3 +183,30 @@ def test_fetch_then_demo_writes_a_flagged_file(tmp_path):
     again = _run("demo", "--size", "300", "-q", "--output", out)
     assert again.returncode == 1
     assert "astromask: error" in again.stderr and "overwrite" in again.stderr.lower()
+
+
+def test_cosmicray_cleans_like_python_and_keeps_the_rest(tmp_path, small_mef):
+    before = _digest(small_mef)
+    out = tmp_path / "clean.fits"
+    done = _run("cosmicray", small_mef, "--output", out, "--gain", "1.5", "--dilate", "1", "-q")
+    assert done.returncode == 0, done.stderr
+    assert _digest(small_mef) == before  # input untouched
+    with fits.open(small_mef) as src, fits.open(out) as hdul:
+        assert [h.name for h in hdul] == ["PRIMARY", "SCI", "CRMASK", "SCI", "CRMASK", "CAT"]
+        for sci, mask, index in ((1, 2, 1), (3, 4, 2)):
+            expected = astromask.cosmicray_deepcr(
+                CCDData(src[index].data, unit="adu"),
+                gain=1.5,
+                gain_apply=False,
+                dilate=1,
+                satlevel=None,  # the file has no SATURATE keyword
+            )
+            np.testing.assert_array_equal(hdul[sci].data, expected.data)
+            np.testing.assert_array_equal(hdul[mask].data.astype(bool), expected.mask)
+            assert hdul[mask].header["AMSRCHDU"] == index
+            assert hdul[sci].header["AMCRNPIX"] == int(expected.mask.sum()) > 0
+        assert Table.read(hdul["CAT"])["name"].tolist() == ["a", "b"]
+    again = _run("cosmicray", small_mef, "--output", out, "-q")
+    assert again.returncode == 1 and "--overwrite" in again.stderr
+    wrong = _run("cosmicray", small_mef, "--output", tmp_path / "x.fits", "--gain", "NOPE", "-q")
+    assert wrong.returncode == 1 and "--gain NOPE: no such keyword" in wrong.stderr
