@@ -162,7 +162,13 @@ def _flag_hdu(data, args, classes_index):
     return result, cards
 
 
-def _flag_file(path, hdu_index, args, classes_index):
+def _rewrite_file(path, hdu_index, args, *, select, what, process):
+    """Write the output file of one input: processed HDUs, the others copied.
+
+    ``select(hdu)`` says which image HDUs (of `_image_hdus`) to process;
+    ``process(hdul, index, output)`` appends what HDU ``index`` becomes to
+    the output `~astropy.io.fits.HDUList`.  The file appears atomically.
+    """
     from astropy.io import fits
 
     out_path = _output_path(path, hdu_index, args)
@@ -178,11 +184,11 @@ def _flag_file(path, hdu_index, args, classes_index):
         if hdu_index is not None and hdu_index >= len(hdul):
             raise _Failure(f"has {len(hdul)} HDUs, no HDU {hdu_index}")
         try:
-            todo = set(_image_hdus(hdul, hdu_index))
+            todo = {i for i in _image_hdus(hdul, hdu_index) if select(hdul[i])}
         except (OSError, ValueError, TypeError) as err:
             raise _Failure(f"cannot read its data: {err}") from err
         if not todo:
-            raise _Failure("no 2-D or 3-D image HDU to flag")
+            raise _Failure(f"no {what}")
         output = fits.HDUList()
         selected = [hdu_index] if hdu_index is not None else range(len(hdul))
         for index in selected:
@@ -190,31 +196,48 @@ def _flag_file(path, hdu_index, args, classes_index):
             if index not in todo:
                 output.append(hdu.copy() if index else fits.PrimaryHDU(header=hdu.header))
                 continue
-            try:
-                result, cards = _flag_hdu(hdu.data, args, classes_index)
-            except (ValueError, TypeError) as err:
-                raise _Failure(f"HDU {index}: {err}") from err
-            header = fits.Header()
-            if hdu.name and hdu.name != "PRIMARY":
-                header["EXTNAME"] = (hdu.name, "name of the input HDU")
-            if hdu.ver and hdu.ver != 1:
-                header["EXTVER"] = hdu.ver
-            for key, value, comment in cards:
-                header[key] = (value, comment)
-            first = len(output) == 0
-            if args.compress and result.dtype.kind in "iu":
-                if first:
-                    output.append(fits.PrimaryHDU())
-                output.append(fits.CompImageHDU(result, header=header))
-            elif first:
-                output.append(fits.PrimaryHDU(result, header=header))
-            else:
-                output.append(fits.ImageHDU(result, header=header))
+            process(hdul, index, output)
         out_path.parent.mkdir(parents=True, exist_ok=True)
         tmp = out_path.with_name(out_path.name + ".part")
         output.writeto(tmp, overwrite=True)
         os.replace(tmp, out_path)
     return out_path
+
+
+def _flag_file(path, hdu_index, args, classes_index):
+    from astropy.io import fits
+
+    def process(hdul, index, output):
+        hdu = hdul[index]
+        try:
+            result, cards = _flag_hdu(hdu.data, args, classes_index)
+        except (ValueError, TypeError) as err:
+            raise _Failure(f"HDU {index}: {err}") from err
+        header = fits.Header()
+        if hdu.name and hdu.name != "PRIMARY":
+            header["EXTNAME"] = (hdu.name, "name of the input HDU")
+        if hdu.ver and hdu.ver != 1:
+            header["EXTVER"] = hdu.ver
+        for key, value, comment in cards:
+            header[key] = (value, comment)
+        first = len(output) == 0
+        if args.compress and result.dtype.kind in "iu":
+            if first:
+                output.append(fits.PrimaryHDU())
+            output.append(fits.CompImageHDU(result, header=header))
+        elif first:
+            output.append(fits.PrimaryHDU(result, header=header))
+        else:
+            output.append(fits.ImageHDU(result, header=header))
+
+    return _rewrite_file(
+        path,
+        hdu_index,
+        args,
+        select=lambda hdu: True,
+        what="2-D or 3-D image HDU to flag",
+        process=process,
+    )
 
 
 def _cmd_flag(args):
@@ -346,82 +369,63 @@ def _cosmicray_file(path, hdu_index, args):
 
     import astromask
 
-    out_path = _output_path(path, hdu_index, args)
-    if out_path.resolve() == path.resolve():
-        raise _Failure(f"output {out_path} would overwrite the input; use --suffix or --output")
-    if out_path.exists() and not args.overwrite:
-        raise _Failure(f"output {out_path} exists; add --overwrite to replace it")
-    try:
-        hdul = fits.open(path)
-    except (OSError, ValueError, TypeError) as err:
-        raise _Failure(f"cannot read as FITS: {err}") from err
-    with hdul:
-        if hdu_index is not None and hdu_index >= len(hdul):
-            raise _Failure(f"has {len(hdul)} HDUs, no HDU {hdu_index}")
+    def process(hdul, index, output):
+        hdu = hdul[index]
+        header = hdu.header.copy()
+        # Either file's primary header joins the extension's (MEF keywords).
+        lookup = fits.Header(hdul[0].header) if index else fits.Header()
+        lookup.update(header)
+        gain = _header_number(args.gain, lookup, "gain")
+        if gain is None:
+            gain = float(lookup.get("GAIN", 1.0))
+        satlevel = _header_number(args.satlevel, lookup, "satlevel")
+        if satlevel is None and "SATURATE" in lookup:
+            satlevel = _header_number("SATURATE", lookup, "satlevel")
+        ccd = CCDData(np.asarray(hdu.data), unit="adu")
+        options = {
+            "gain": gain,
+            "satlevel": None if satlevel is None else satlevel * gain,
+            "gain_apply": False,
+            "inpaint": None if args.inpaint == "none" else args.inpaint,
+            "dilate": args.dilate,
+            "batch_size": args.batch_size,
+            "device": args.device,
+            "progress": args.progress,
+        }
+        if args.threshold is not None:
+            options["threshold"] = args.threshold
         try:
-            todo = {i for i in _image_hdus(hdul, hdu_index) if hdul[i].data.ndim == 2}
-        except (OSError, ValueError, TypeError) as err:
-            raise _Failure(f"cannot read its data: {err}") from err
-        if not todo:
-            raise _Failure("no 2-D image HDU to clean")
-        output = fits.HDUList()
-        selected = [hdu_index] if hdu_index is not None else range(len(hdul))
-        for index in selected:
-            hdu = hdul[index]
-            if index not in todo:
-                output.append(hdu.copy() if index else fits.PrimaryHDU(header=hdu.header))
-                continue
-            header = hdu.header.copy()
-            # Either file's primary header joins the extension's (MEF keywords).
-            lookup = fits.Header(hdul[0].header) if index else fits.Header()
-            lookup.update(header)
-            gain = _header_number(args.gain, lookup, "gain")
-            if gain is None:
-                gain = float(lookup.get("GAIN", 1.0))
-            satlevel = _header_number(args.satlevel, lookup, "satlevel")
-            if satlevel is None and "SATURATE" in lookup:
-                satlevel = _header_number("SATURATE", lookup, "satlevel")
-            ccd = CCDData(np.asarray(hdu.data), unit="adu")
-            options = {
-                "gain": gain,
-                "satlevel": None if satlevel is None else satlevel * gain,
-                "gain_apply": False,
-                "inpaint": None if args.inpaint == "none" else args.inpaint,
-                "dilate": args.dilate,
-                "batch_size": args.batch_size,
-                "device": args.device,
-                "progress": args.progress,
-            }
-            if args.threshold is not None:
-                options["threshold"] = args.threshold
-            try:
-                if args.detector == "maximask":
-                    result = astromask.cosmicray_maximask(ccd, **options)
-                else:
-                    result = astromask.cosmicray_deepcr(ccd, model=args.detector, **options)
-            except (ValueError, TypeError) as err:
-                raise _Failure(f"HDU {index}: {err}") from err
-            for key in ("AMCRMOD", "AMCRTHR", "AMCRNPIX"):
-                header[key] = (result.meta[key], "astromask cosmic rays")
-            header["AMVERS"] = (astromask.__version__, "astromask version")
-            for key in ("BZERO", "BSCALE", "BLANK"):  # data are written as floats
-                header.remove(key, ignore_missing=True)
-            if len(output) == 0:
-                output.append(fits.PrimaryHDU(result.data, header=header))
+            if args.detector == "maximask":
+                result = astromask.cosmicray_maximask(ccd, **options)
             else:
-                output.append(fits.ImageHDU(result.data, header=header, name=hdu.name))
-            mask_header = fits.Header()
-            mask_header["AMSRCHDU"] = (index, "HDU whose cosmic rays this marks")
-            output.append(
-                fits.ImageHDU(
-                    result.mask.astype(np.uint8), header=mask_header, name="CRMASK", ver=index
-                )
+                result = astromask.cosmicray_deepcr(ccd, model=args.detector, **options)
+        except (ValueError, TypeError) as err:
+            raise _Failure(f"HDU {index}: {err}") from err
+        for key in ("AMCRMOD", "AMCRTHR", "AMCRNPIX"):
+            header[key] = (result.meta[key], "astromask cosmic rays")
+        header["AMVERS"] = (astromask.__version__, "astromask version")
+        for key in ("BZERO", "BSCALE", "BLANK"):  # data are written as floats
+            header.remove(key, ignore_missing=True)
+        if len(output) == 0:
+            output.append(fits.PrimaryHDU(result.data, header=header))
+        else:
+            output.append(fits.ImageHDU(result.data, header=header, name=hdu.name))
+        mask_header = fits.Header()
+        mask_header["AMSRCHDU"] = (index, "HDU whose cosmic rays this marks")
+        output.append(
+            fits.ImageHDU(
+                result.mask.astype(np.uint8), header=mask_header, name="CRMASK", ver=index
             )
-        out_path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out_path.with_name(out_path.name + ".part")
-        output.writeto(tmp, overwrite=True)
-        os.replace(tmp, out_path)
-    return out_path
+        )
+
+    return _rewrite_file(
+        path,
+        hdu_index,
+        args,
+        select=lambda hdu: hdu.data.ndim == 2,
+        what="2-D image HDU to clean",
+        process=process,
+    )
 
 
 def _cmd_cosmicray(args):
