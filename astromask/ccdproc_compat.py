@@ -246,14 +246,17 @@ def cosmicray_deepcr(
     device=None,
     progress=None,
 ):
-    """Find and clean cosmic rays with a deepCR network (drop-in for L.A. Cosmic).
+    """Find and clean cosmic rays with a deepCR-style network (drop-in for L.A. Cosmic).
     {common}
     model : str, optional
-        deepCR mask network: ``"deepcr/decam"`` (default: the one trained on
-        ground-based frames, and the best of the four on the DECam frames of
-        the docs), ``"deepcr/ACS-WFC"`` (deepCR's own default, for HST),
+        Cosmic-ray network.  deepCR's: ``"deepcr/decam"`` (default: trained
+        on ground-based frames, and the best of the four on the DECam frames
+        of the docs), ``"deepcr/ACS-WFC"`` (deepCR's own default, for HST),
         ``"deepcr/ACS-WFC-F606W-2-4"`` (smallest, fastest) or
-        ``"deepcr/WFC3-UVIS"``.
+        ``"deepcr/WFC3-UVIS"``.  Cosmic-CoNN's:
+        ``"cosmic-conn/ground_imaging"`` (trained on LCO frames from many
+        telescopes), ``"cosmic-conn/NRES"`` (echelle spectra) or
+        ``"cosmic-conn/HST_ACS_WFC"``.  See `astromask.zoo.cosmic_ray_models`.
     threshold : float, optional
         A pixel is a cosmic ray when its probability exceeds this (deepCR's
         default 0.5).
@@ -282,18 +285,23 @@ def cosmicray_deepcr(
         msg = f"threshold: must lie in [0, 1], got {threshold}"
         raise ValueError(msg)
 
-    from astromask.zoo import DEEPCR_MODELS
+    from astromask.zoo import cosmic_ray_models
 
-    spec = DEEPCR_MODELS.get(model)
+    spec = cosmic_ray_models().get(model)
+    if spec is None:
+        msg = f"model: {model!r} is not a cosmic-ray network; choose among " + ", ".join(
+            cosmic_ray_models()
+        )
+        raise ValueError(msg)
 
     def detect(electrons, bad, factor):
-        # The DECam network was trained on ADU, the HST ones on electrons.
-        image = electrons / np.float32(factor) if spec and spec.unit == "adu" else electrons
-        probs = inference.deepcr_probabilities(
+        # The DECam network was trained on ADU, the others on electrons.
+        image = electrons / np.float32(factor) if spec.unit == "adu" else electrons
+        probs = inference.cosmic_ray_probabilities(
             image,
             bad,
             model=model,
-            tiling="deepcr" if tiling is None else tiling,
+            tiling=tiling,
             batch_size=batch_size,
             device=device,
             progress=progress,

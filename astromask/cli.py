@@ -560,9 +560,9 @@ def _parser():
     track.set_defaults(func=_cmd_track)
 
     from astromask.inpainting import INPAINT_METHODS
-    from astromask.zoo import DEEPCR_MODELS
+    from astromask.zoo import cosmic_ray_models
 
-    detectors = [n for n, spec in DEEPCR_MODELS.items() if spec.kind == "mask"] + ["maximask"]
+    detectors = [*cosmic_ray_models(), "maximask"]
     cosmicray = sub.add_parser(
         "cosmicray",
         help="find and clean cosmic rays in FITS files",

@@ -127,16 +127,20 @@ def probabilities(
     data : `~astropy.nddata.CCDData`, NDData-like, masked array or array-like
         2-D image, or 3-D cube processed plane by plane (planes first).  Any
         real dtype and byte order; NaN and infinities are allowed.  Masked
-        and non-finite pixels take no part in the normalisation.  The deepCR
-        networks take the data as given: electrons for the HST networks,
-        ADU for ``"deepcr/decam"`` (`astromask.cosmicray_deepcr` converts
-        with the gain).
+        and non-finite pixels take no part in the normalisation.  The
+        cosmic-ray networks take the data as given: electrons, except ADU
+        for ``"deepcr/decam"`` (`astromask.cosmicray_deepcr` converts with
+        the gain).
     model : str, optional
         ``"maximask"`` (default): the 14 contaminant classes.  A deepCR mask
         network, ``"deepcr/ACS-WFC"``, ``"deepcr/ACS-WFC-F606W-2-4"``,
-        ``"deepcr/decam"`` or ``"deepcr/WFC3-UVIS"``: the cosmic-ray
-        probability, computed as deepCR 0.3.1 does (bad pixels are first
-        filled with the median of their neighbours).
+        ``"deepcr/decam"`` or ``"deepcr/WFC3-UVIS"``, or a Cosmic-CoNN
+        network, ``"cosmic-conn/ground_imaging"``, ``"cosmic-conn/NRES"`` or
+        ``"cosmic-conn/HST_ACS_WFC"``: the cosmic-ray probability, computed
+        as deepCR 0.3.1 or cosmic-conn 0.6.1 does (bad pixels are first
+        filled with the median of their neighbours; see
+        `astromask.inference.cosmic_conn_probabilities` for how the
+        Cosmic-CoNN tiling differs from upstream's).
     priors : None, "default", dict or sequence of 14 floats, optional
         MaxiMask only.  Observing priors for the prior correction of
         Paillassa et al. (2020, sect. 5).  `None` (default) returns the
@@ -144,11 +148,12 @@ def probabilities(
         dict such as ``{"CR": 0.01}`` changes some classes from the defaults.
     tiling : str, `~astromask.inference.Tiling` or (int, int), optional
         Tile geometry; ``"maximask"`` (MaxiMask's default) reproduces
-        upstream's; ``"deepcr"`` (the deepCR default) overlaps tiles by more
-        than the networks' receptive field, so there are no seams.
+        upstream's; ``"deepcr"`` (the deepCR default) and ``"cosmic-conn"``
+        (the Cosmic-CoNN default) overlap tiles by more than the networks'
+        receptive field, so there are no seams.
     batch_size : int, optional
-        Tiles per network call (default 8 for MaxiMask, 4 for deepCR); lower
-        it to bound memory.
+        Tiles per network call (default 8 for MaxiMask, 4 for deepCR, 1 for
+        Cosmic-CoNN); lower it to bound memory.
     device : str, optional
         Keras device, for example ``"cpu"`` or ``"gpu:0"``.
     progress : bool, optional
@@ -158,8 +163,8 @@ def probabilities(
     -------
     probabilities : `numpy.ndarray`
         MaxiMask: float32 array of shape ``(14, *data.shape)``; channel ``k``
-        is class ``astromask.classes.CLASSES[k]``.  deepCR: float32 array of
-        ``data.shape``.
+        is class ``astromask.classes.CLASSES[k]``.  Cosmic-ray networks:
+        float32 array of ``data.shape``.
 
     Examples
     --------
@@ -171,16 +176,21 @@ def probabilities(
     ((128, 128), dtype('float32'))
     """
     array, mask = _unpack(data)
-    if model.startswith("deepcr/"):
+    from astromask.zoo import DEEPCR_MODELS, cosmic_ray_models
+
+    if model in cosmic_ray_models():
         if priors is not None:
-            msg = "priors: only the MaxiMask classes take priors; leave priors=None for deepCR"
+            msg = (
+                "priors: only the MaxiMask classes take priors; leave priors=None for "
+                "a cosmic-ray network"
+            )
             raise ValueError(msg)
         results = [
-            inference.deepcr_probabilities(
+            inference.cosmic_ray_probabilities(
                 plane.astype(np.float32),
                 plane_mask,
                 model=model,
-                tiling="deepcr" if tiling is None else tiling,
+                tiling=tiling,
                 batch_size=batch_size,
                 device=device,
                 progress=progress,
@@ -189,7 +199,12 @@ def probabilities(
         ]
         return results[0] if array.ndim == 2 else np.stack(results)
     if model != "maximask":
-        msg = f"model: unknown model {model!r}; use 'maximask' or a 'deepcr/...' mask model"
+        inpainting = model in DEEPCR_MODELS  # the deepCR models that are not mask models
+        kind = "an inpainting network (see astromask.inpaint), not" if inpainting else "not"
+        msg = (
+            f"model: {model!r} is {kind} a model of probabilities; use 'maximask' or one "
+            "of the cosmic-ray networks " + ", ".join(cosmic_ray_models())
+        )
         raise ValueError(msg)
     prior_values = resolve_priors(priors)
     result = _predict(
@@ -354,9 +369,7 @@ def provenance_cards(index, priors, thresholds, *, mask_classes=(), tiling=None)
         cls = class_table.CLASSES[k]
         if prior_values is not None:
             cards.append((cls.prior_key, _card_float(prior_values[k]), f"{cls.name} prior"))
-        cards.append(
-            (cls.threshold_key, _card_float(threshold_values[k]), f"{cls.name} threshold")
-        )
+        cards.append((cls.threshold_key, _card_float(threshold_values[k]), f"{cls.name} threshold"))
         cards.append((cls.bit_key, cls.bit or 0, f"{cls.name} bit in FLAGS"))
     return cards
 

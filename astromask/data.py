@@ -90,8 +90,7 @@ _FILES = {
             3823,
         ),
         _maximask_file(
-            "maximask_and_maxitrack/maximask/model/variables/"
-            "variables.data-00000-of-00001",
+            "maximask_and_maxitrack/maximask/model/variables/variables.data-00000-of-00001",
             "13e5fed2cdb7abd4535a4e872b4906f380558073d9294c1d5fa2041f620073e5",
             22935401,
         ),
@@ -103,8 +102,7 @@ _FILES = {
             1583,
         ),
         _maximask_file(
-            "maximask_and_maxitrack/maxitrack/model/variables/"
-            "variables.data-00000-of-00001",
+            "maximask_and_maxitrack/maxitrack/model/variables/variables.data-00000-of-00001",
             "95894abf89b1b93879e298bdc1fc16a73301690de4fc657353cc5aafdcb34bef",
             33065329,
         ),
@@ -160,6 +158,47 @@ _FILES.update(
                 "inpaint/ACS-WFC-F606W-3-32.pth",
                 "5b4faf2e239185c2d5d4235688ce61a2b9e4e5f47bbcf96c8a687b5a0c1e6c42",
                 1890231,
+            ),
+        ),
+    }
+)
+
+_COSMIC_CONN_COMMIT = "ce5785d05ee3b06bd59e3206f8ea1c9cfdf3e0dc"
+
+
+def _cosmic_conn_file(name, sha256, size):
+    return WeightFile(
+        "cy-xu",
+        "cosmic-conn",
+        _COSMIC_CONN_COMMIT,
+        f"cosmic_conn/trained_models/cosmic-conn_{name}_v0.2.8.pth",
+        sha256,
+        size,
+    )
+
+
+# Cosmic-CoNN's code is GPL; its weight files are data, downloaded at run time.
+_FILES.update(
+    {
+        "cosmic-conn/ground_imaging": (
+            _cosmic_conn_file(
+                "ground_imaging",
+                "f8c4ea75dc9b212b8786a95d583dd9cd0b8ec95a53fd3d4cfbfe40c4c0cf267b",
+                1879417,
+            ),
+        ),
+        "cosmic-conn/NRES": (
+            _cosmic_conn_file(
+                "LCO_NRES",
+                "2f676afb81286c0810facf81236e3ef1651a04a2142d6443388ec76313a8a5be",
+                1879417,
+            ),
+        ),
+        "cosmic-conn/HST_ACS_WFC": (
+            _cosmic_conn_file(
+                "HST_ACS_WFC",
+                "e4bcde26104c9c93548c6d68f2d455e5b9b6af985d62b15cb0157c54bcf4eb00",
+                1888076,
             ),
         ),
     }
@@ -252,10 +291,7 @@ def fetch(entry, *, progress=False):
         except ValueError as err:  # pooch: hash mismatch after download
             last_error = err
         except Exception as err:  # network, HTTP status, file system
-            msg = (
-                f"could not download {entry.key} from {entry.url}: {err}. "
-                + _help()
-            )
+            msg = f"could not download {entry.key} from {entry.url}: {err}. " + _help()
             raise WeightsError(msg) from err
     msg = (
         f"{entry.key} downloaded from {entry.url} does not have the expected "

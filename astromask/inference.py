@@ -83,11 +83,15 @@ class Tiling:
 TILINGS = {
     "maximask": Tiling(400, 100),
     "deepcr": Tiling(512, 32),
+    "cosmic-conn": Tiling(1024, 64),
 }
 """dict of str to `Tiling`: named geometries.  ``"maximask"`` is upstream's;
 ``"deepcr"`` overlaps its tiles by more than the deepCR networks' receptive
 field (at most 23 pixels for the three-level UNet), so tiled results equal
-whole-frame ones."""
+whole-frame ones.  ``"cosmic-conn"`` has the 1024-pixel tiles upstream
+uses, overlapping by 128 pixels in which neighbouring tiles are blended
+(Cosmic-CoNN's group normalisation sees each tile's own statistics, so
+tiles do not agree exactly; see `cosmic_conn_probabilities`)."""
 
 DEFAULT_TILING = "maximask"
 
@@ -188,13 +192,24 @@ def predict_image(
     return out
 
 
-def predict_unet(channels, *, model, tiling="deepcr", batch_size=None, device=None, progress=None):
-    """Run a deepCR network over a whole image, tile by overlapping tile.
+def predict_unet(
+    channels,
+    *,
+    model,
+    tiling="deepcr",
+    batch_size=None,
+    device=None,
+    progress=None,
+    prepare=None,
+    blend=None,
+):
+    """Run a deepCR or Cosmic-CoNN network over a whole image, tile by overlapping tile.
 
-    The image's edges are the network's own zero padding, as when deepCR
-    runs on the whole frame at once; tile starts fall on multiples of 4 so
-    the pooling grid is the whole frame's.  With a margin wider than the
-    receptive field the result is the whole-frame result.
+    The image's edges are the network's own zero padding, as when the
+    network runs on the whole frame at once; tile starts fall on multiples
+    of 4 so the pooling grid is the whole frame's.  With a margin wider than
+    the receptive field the result is the whole-frame result (for networks
+    without group normalisation).
 
     Parameters
     ----------
@@ -202,7 +217,8 @@ def predict_unet(channels, *, model, tiling="deepcr", batch_size=None, device=No
         ``(n_channels, ny, nx)`` float32 network input, ``ny`` and ``nx``
         multiples of 4 (see `pad_to_multiple`).
     model : str
-        deepCR model name in `astromask.zoo.DEEPCR_MODELS`.
+        Model name in `astromask.zoo.DEEPCR_MODELS` or
+        `astromask.zoo.COSMIC_CONN_MODELS`.
     tiling : str, `Tiling` or (int, int), optional
         Tile geometry; size and margin must be multiples of 4.
     batch_size : int, optional
@@ -211,6 +227,17 @@ def predict_unet(channels, *, model, tiling="deepcr", batch_size=None, device=No
         Keras device name.
     progress : bool, optional
         Progress bar over tiles; `None` shows one on a terminal only.
+    prepare : callable, optional
+        Applied to each ``(batch, h, w, c)`` stack of tiles before the
+        network, for example a per-tile sky subtraction.
+    blend : int, optional
+        `None` (default): each pixel comes from one tile, the one it is
+        farthest inside.  An int: overlapping tiles are averaged with the
+        weights of `blend_weights`, ignoring this many pixels along the
+        tiles' inner edges (at least the receptive field).  Networks whose
+        output depends on the whole tile's statistics (group
+        normalisation) then change smoothly from one tile to the next
+        instead of jumping.
 
     Returns
     -------
@@ -221,7 +248,7 @@ def predict_unet(channels, *, model, tiling="deepcr", batch_size=None, device=No
 
     tiling = resolve_tiling(tiling)
     if tiling.size % 4 or tiling.margin % 4:
-        msg = f"tiling: deepCR tiles need a size and margin that are multiples of 4, got {tiling}"
+        msg = f"tiling: UNet tiles need a size and margin that are multiples of 4, got {tiling}"
         raise ValueError(msg)
     batch_size = _batch_size(batch_size, 4)
     _, height, width = channels.shape
@@ -232,18 +259,59 @@ def predict_unet(channels, *, model, tiling="deepcr", batch_size=None, device=No
     coords = [(y, x) for y in tiling.starts(height) for x in tiling.starts(width)]
     net = zoo.get_model(model, (tile_h, tile_w), progress=bool(progress))
     image = np.moveaxis(channels, 0, -1)
-    out = np.empty((height, width), dtype=np.float32)
+    if blend is not None:
+        out = np.zeros((height, width), dtype=np.float32)
+        total = np.zeros((height, width), dtype=np.float32)
+    else:
+        out = np.empty((height, width), dtype=np.float32)
     with _device_scope(device), _progress_bar(len(coords), progress, model) as bar:
         for first in range(0, len(coords), batch_size):
             batch = coords[first : first + batch_size]
             tiles = np.stack([image[y : y + tile_h, x : x + tile_w] for y, x in batch])
+            if prepare is not None:
+                tiles = prepare(tiles)
             result = np.asarray(net.predict_on_batch(tiles))[..., 0]
             for (y, x), tile in zip(batch, result):
-                y0, y1 = tiling.span(y, height)
-                x0, x1 = tiling.span(x, width)
-                out[y0:y1, x0:x1] = tile[y0 - y : y1 - y, x0 - x : x1 - x]
+                if blend is None:
+                    y0, y1 = tiling.span(y, height)
+                    x0, x1 = tiling.span(x, width)
+                    out[y0:y1, x0:x1] = tile[y0 - y : y1 - y, x0 - x : x1 - x]
+                    continue
+                weight = np.outer(
+                    blend_weights(y, tile_h, height, tiling.margin, blend),
+                    blend_weights(x, tile_w, width, tiling.margin, blend),
+                )
+                out[y : y + tile_h, x : x + tile_w] += weight * tile
+                total[y : y + tile_h, x : x + tile_w] += weight
             bar.update(len(batch))
+    if blend is not None:
+        out /= total
     return out
+
+
+def blend_weights(start, size, length, margin, ignore):
+    """Weights along one axis of a tile for blending overlapping tiles.
+
+    Zero on the ``ignore`` pixels next to an edge of the tile that is inside
+    the frame (where the network saw its zero padding), then rising linearly
+    to 1 at ``2 * margin - ignore`` pixels from that edge; 1 along the
+    frame's own edges.  Where neighbouring tiles overlap by ``2 * margin``
+    (a `Tiling`'s stride), their weights sum to 1.
+    """
+    centre = np.arange(size) + 0.5
+
+    def ramp(distance):
+        if margin <= ignore:
+            msg = f"tiling: blending tiles needs a margin above {ignore} pixels, got {margin}"
+            raise ValueError(msg)
+        return np.clip((distance - ignore) / (2 * margin - 2 * ignore), 0, 1)
+
+    weights = np.ones(size, dtype=np.float32)
+    if start > 0:
+        weights *= ramp(centre)
+    if start + size < length:
+        weights *= ramp(size - centre)
+    return weights
 
 
 def pad_to_multiple(channels, multiple):
@@ -301,19 +369,14 @@ def deepcr_probabilities(
     probabilities : `numpy.ndarray`
         float32 ``(ny, nx)``.
     """
-    from astromask import inpainting, zoo
+    from astromask import zoo
 
     spec = zoo.DEEPCR_MODELS.get(model)
     if spec is None or spec.kind != "mask":
         names = [n for n, s in zoo.DEEPCR_MODELS.items() if s.kind == "mask"]
         msg = f"model: {model!r} is not a deepCR mask model; choose among {', '.join(names)}"
         raise ValueError(msg)
-    img = image.astype(np.float32) / np.float32(spec.scale)
-    good = np.isfinite(img)
-    if bad is not None:
-        good &= ~bad
-    if not good.all():
-        img = inpainting.inpaint_array(img, ~good, method="medmask").astype(np.float32)
+    img, good = _fill_bad(image.astype(np.float32) / np.float32(spec.scale), bad)
     if spec.standardize:
         mean = img.mean() if good.all() else img[good].mean()
         std = img.std() if good.all() else img[good].std()
@@ -325,6 +388,134 @@ def deepcr_probabilities(
         padded, model=model, tiling=tiling, batch_size=batch_size, device=device, progress=progress
     )
     return out[pad[0] :, pad[1] :]
+
+
+def _fill_bad(img, bad):
+    """``img`` with bad and non-finite pixels replaced by their 5x5 masked median."""
+    from astromask import inpainting
+
+    good = np.isfinite(img)
+    if bad is not None:
+        good &= ~bad
+    if not good.all():
+        img = inpainting.inpaint_array(img, ~good, method="medmask").astype(np.float32)
+    return img, good
+
+
+COSMIC_CONN_FIELD = 24
+"""int: pixels beyond which a Cosmic-CoNN output pixel sees no input (23,
+measured on the convolutional network with batch norm folded)."""
+
+
+def subtract_tile_median(tiles):
+    """Subtract from each tile of a ``(batch, h, w, c)`` stack its median.
+
+    The median is the lower of the two middle values for an even count, as
+    ``torch.median`` (Cosmic-CoNN's sky estimate) takes it.
+    """
+    flat = tiles.reshape(len(tiles), -1)
+    k = (flat.shape[1] - 1) // 2
+    median = np.partition(flat, k, axis=1)[:, k]
+    return tiles - median.reshape(-1, *([1] * (tiles.ndim - 1)))
+
+
+def cosmic_conn_probabilities(
+    image,
+    bad=None,
+    *,
+    model="cosmic-conn/ground_imaging",
+    tiling="cosmic-conn",
+    batch_size=None,
+    device=None,
+    progress=None,
+):
+    """Cosmic-ray probability of each pixel from a Cosmic-CoNN network.
+
+    As ``cosmic-conn`` 0.6.1 does, each tile has its own median subtracted
+    (the sky) and goes through the network unscaled; a frame no larger than
+    one tile is one network call, exactly as upstream.  Unlike upstream:
+
+    * larger frames are cut into overlapping tiles (the ``"cosmic-conn"``
+      tiling: 1024 pixels, as upstream, overlapping by 128).  The network's
+      group normalisation makes each output depend on its whole tile's
+      statistics, so two tiles disagree on the pixels they share (on the
+      LCO 0.4 m frame of the docs by up to 0.7 in probability on a few
+      faint hits); upstream's abutting tiles switch statistics abruptly
+      and see their zero padding along every tile edge.  Here the
+      overlapping predictions are blended with weights that are zero
+      within the receptive field of a tile's inner edge and ramp linearly
+      to one (`blend_weights`), so the probability map is seamless;
+    * every pixel is scored (upstream leaves the last ``ny % 16`` rows and
+      ``nx % 16`` columns of each stamp at 0); frames whose sides are not
+      multiples of 4 are mirror-padded at the top and left (see
+      `pad_to_multiple`);
+    * bad and non-finite pixels are first replaced by the 5x5 masked
+      median of their neighbours (upstream sets NaNs to 0, in the caller's
+      array); the caller's array is never modified.
+
+    Parameters
+    ----------
+    image : `numpy.ndarray`
+        2-D image in electrons.
+    bad : `numpy.ndarray`, optional
+        bool mask of pixels to ignore.
+    model : str, optional
+        A model of `astromask.zoo.COSMIC_CONN_MODELS`.
+    tiling : str, `Tiling` or (int, int), optional
+        Tile geometry (default 1024-pixel tiles, as upstream); see
+        `predict_unet`.
+    batch_size : int, optional
+        Tiles per network call (default 1: a 1024x1024 tile already takes
+        about 1 GB of activations).
+    device, progress
+        See `predict_unet`.
+
+    Returns
+    -------
+    probabilities : `numpy.ndarray`
+        float32 ``(ny, nx)``.
+    """
+    from astromask import zoo
+
+    if model not in zoo.COSMIC_CONN_MODELS:
+        msg = f"model: {model!r} is not a Cosmic-CoNN model; choose among " + ", ".join(
+            zoo.COSMIC_CONN_MODELS
+        )
+        raise ValueError(msg)
+    img, _ = _fill_bad(image.astype(np.float32), bad)
+    padded, pad = pad_to_multiple(img[None], 4)
+    out = predict_unet(
+        padded,
+        model=model,
+        tiling=tiling,
+        batch_size=_batch_size(batch_size, 1),
+        device=device,
+        progress=progress,
+        prepare=subtract_tile_median,
+        blend=COSMIC_CONN_FIELD,
+    )
+    return out[pad[0] :, pad[1] :]
+
+
+def cosmic_ray_probabilities(image, bad=None, *, model, tiling=None, **kwargs):
+    """Cosmic-ray probabilities from any network of `astromask.zoo.cosmic_ray_models`.
+
+    Dispatches to `deepcr_probabilities` or `cosmic_conn_probabilities`, with
+    the model family's default tiling when ``tiling`` is `None`; other
+    keyword arguments are passed on.
+    """
+    from astromask import zoo
+
+    if model in zoo.COSMIC_CONN_MODELS:
+        tiling = "cosmic-conn" if tiling is None else tiling
+        return cosmic_conn_probabilities(image, bad, model=model, tiling=tiling, **kwargs)
+    if model in zoo.DEEPCR_MODELS and zoo.DEEPCR_MODELS[model].kind == "mask":
+        tiling = "deepcr" if tiling is None else tiling
+        return deepcr_probabilities(image, bad, model=model, tiling=tiling, **kwargs)
+    msg = f"model: {model!r} is not a cosmic-ray network; choose among " + ", ".join(
+        zoo.cosmic_ray_models()
+    )
+    raise ValueError(msg)
 
 
 def _device_scope(device):

@@ -19,7 +19,16 @@ import pooch
 
 from astromask import data
 
-__all__ = ["DEEPCR_MODELS", "DeepCRModel", "converted_weights", "get_model", "weights_sha256"]
+__all__ = [
+    "COSMIC_CONN_MODELS",
+    "CosmicConnModel",
+    "DEEPCR_MODELS",
+    "DeepCRModel",
+    "converted_weights",
+    "cosmic_ray_models",
+    "get_model",
+    "weights_sha256",
+]
 
 
 @dataclass(frozen=True)
@@ -82,6 +91,59 @@ DEEPCR_MODELS = {
 }
 """dict of str to `DeepCRModel`: the deepCR networks astromask can run."""
 
+
+@dataclass(frozen=True)
+class CosmicConnModel:
+    """A pretrained Cosmic-CoNN network (Xu et al. 2023) and its input.
+
+    Parameters
+    ----------
+    norm : {"group", "batch"}
+        Normalisation of the double convolutions.
+    unit : {"electron"}
+        The unit of the images the network was trained on.
+    description : str
+        What the network was trained on.
+
+    Notes
+    -----
+    Cosmic-CoNN subtracts each tile's median (the lower of the two middle
+    values, as ``torch.median``) before the network; it does not scale.
+    """
+
+    norm: str
+    unit: str
+    description: str
+    kind: str = "mask"
+
+
+# Cosmic-CoNN 0.6.1's inference_cr.init_model: group norm (8 groups, affine)
+# unless the model is HST_ACS_WFC.  Its LCO training frames are gain-corrected
+# (electrons); the HST frames are deepCR's, in electrons.
+COSMIC_CONN_MODELS = {
+    "cosmic-conn/ground_imaging": CosmicConnModel(
+        "group", "electron", "ground-based imaging, LCO 0.4 m, 1 m and 2 m telescopes"
+    ),
+    "cosmic-conn/NRES": CosmicConnModel("group", "electron", "LCO NRES echelle spectra"),
+    "cosmic-conn/HST_ACS_WFC": CosmicConnModel(
+        "batch", "electron", "HST ACS/WFC, deepCR's training set"
+    ),
+}
+"""dict of str to `CosmicConnModel`: the Cosmic-CoNN networks astromask can run."""
+
+
+def cosmic_ray_models():
+    """Return ``{name: spec}`` of every cosmic-ray probability network.
+
+    The deepCR mask networks (`DEEPCR_MODELS` of kind ``"mask"``) and the
+    Cosmic-CoNN networks (`COSMIC_CONN_MODELS`); each spec has a ``unit``
+    and a ``description``.
+    """
+    models = {name: spec for name, spec in DEEPCR_MODELS.items() if spec.kind == "mask"}
+    models.update(COSMIC_CONN_MODELS)
+    return models
+
+
 _CONVERTED_VERSION = 2  # bump when a converter's output changes
 _models = {}
 _lock = threading.Lock()
@@ -98,6 +160,11 @@ def _convert(model, paths):
         from astromask.weights.torch_pickle import read_torch_state_dict
 
         return convert_weights(read_torch_state_dict(paths[0]), depth=DEEPCR_MODELS[model].depth)
+    if model in COSMIC_CONN_MODELS:
+        from astromask.convert.cosmic_conn import convert_weights
+        from astromask.weights.torch_pickle import read_torch_state_dict
+
+        return convert_weights(read_torch_state_dict(paths[0]))
     from astromask.weights.tf_bundle import read_tf_bundle
 
     tensors = read_tf_bundle(paths[0], paths[1])
@@ -127,6 +194,13 @@ def _build(model, input_shape, backend):
             sigmoid=spec.kind == "mask",
             data_format=fmt,
             name=model.replace("/", "_"),
+        )
+    if model in COSMIC_CONN_MODELS:
+        from astromask.models.cosmic_conn import build_cosmic_conn
+
+        norm = "group" if COSMIC_CONN_MODELS[model].norm == "group" else None
+        return build_cosmic_conn(
+            input_shape, norm=norm, data_format=fmt, name=model.replace("/", "_")
         )
     if model == "maximask":
         from astromask.models.maximask import build_maximask

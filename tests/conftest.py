@@ -7,6 +7,10 @@ Environment variables
 ``ASTROMASK_UPSTREAM_PYTHON``
     Python of a separate environment with ``tensorflow`` and
     ``MaxiMask==1.4.1``; parity tests run upstream there.
+``ASTROMASK_DEEPCR_PYTHON``, ``ASTROMASK_COSMICCONN_PYTHON``
+    Python of a separate environment with ``torch==2.13.0`` and
+    ``deepCR==0.3.1`` (resp. ``cosmic-conn==0.6.1``); tox's ``upstream-torch``
+    environment has both.
 ``ASTROMASK_REALDATA``
     Folder of real frames (default ``../shared/realdata`` beside the
     repository).
@@ -225,3 +229,55 @@ def deepcr_upstream(request, tmp_path_factory):
             pytest.fail(f"upstream deepCR failed:\n{done.stderr[-3000:]}", pytrace=False)
     return {name: np.load(path) for name, path in outputs.items()} | {
         "image": image, "mask": mask}
+
+
+COSMIC_CONN_SCRIPT = ROOT / "tools" / "upstream_cosmic_conn.py"
+COSMIC_CONN_MODELS = ["ground_imaging", "NRES", "HST_ACS_WFC"]
+
+
+def cosmic_conn_frames():
+    """Real frames on which cosmic-conn 0.6.1 runs its network once on the whole
+    frame (sides multiples of 16, at most 1024): ``{name: float32 image}``."""
+    image, _ = deepcr_cutout()
+    frames = {"lco04m_cutout": image}
+    with fits.open(REALDATA / "mro24m_bin4_proc.fits") as hdul:
+        frames["mro24m"] = np.array(hdul[0].data, dtype=np.float32)
+    with fits.open(REALDATA / "decam_cp_z_N2_ooi.fits") as hdul:
+        data = next(h.data for h in hdul if h.data is not None and h.data.ndim == 2)
+        frames["decam_z_240"] = np.array(data[:240, :240], dtype=np.float32)
+    return frames
+
+
+@pytest.fixture(scope="session")
+def cosmic_conn_upstream(request, tmp_path_factory):
+    """Upstream cosmic-conn 0.6.1 probabilities on `cosmic_conn_frames`, keyed
+    ``(model, frame)``; cached like the other references."""
+    python = os.environ.get("ASTROMASK_COSMICCONN_PYTHON")
+    if not python or not Path(python).exists():
+        unavailable(
+            "ASTROMASK_COSMICCONN_PYTHON is not set (Python with torch and cosmic-conn==0.6.1)"
+        )
+    if not REALDATA.is_dir():
+        unavailable(f"real-data folder {REALDATA} is absent")
+    cache_env = os.environ.get("ASTROMASK_REFERENCE_DIR")
+    cache = Path(cache_env) if cache_env else Path(request.config.cache.mkdir("astromask-cc"))
+    cache.mkdir(parents=True, exist_ok=True)
+    work = tmp_path_factory.mktemp("cosmic_conn")
+    frames = cosmic_conn_frames()
+    outputs, jobs = {}, []
+    for frame, image in frames.items():
+        np.save(work / f"{frame}.npy", image)
+        key = _digest(COSMIC_CONN_SCRIPT.read_bytes(), image.tobytes())
+        for model in COSMIC_CONN_MODELS:
+            out = cache / f"cosmic-conn-{model}-{frame}-{key}.npy"
+            outputs[(model, frame)] = out
+            jobs.append({"model": model, "input": str(work / f"{frame}.npy"), "output": str(out)})
+    todo = [job for job in jobs if not Path(job["output"]).exists()]
+    if todo:
+        jobs_file = work / "jobs.json"
+        jobs_file.write_text(json.dumps(todo))
+        done = subprocess.run([python, str(COSMIC_CONN_SCRIPT), "--jobs", str(jobs_file)],
+                              capture_output=True, text=True, timeout=1200)
+        if done.returncode:
+            pytest.fail(f"upstream cosmic-conn failed:\n{done.stderr[-3000:]}", pytrace=False)
+    return {name: np.load(path) for name, path in outputs.items()}, frames

@@ -80,8 +80,10 @@ def test_bad_pixels_are_filled_before_detection():
 
 
 def test_deepcr_model_errors_are_named():
-    with pytest.raises(ValueError, match="not a deepCR mask model"):
+    with pytest.raises(ValueError, match="is an inpainting network"):
         astromask.probabilities(np.zeros((8, 8)), model="deepcr/ACS-WFC-F606W-2-32")
+    with pytest.raises(ValueError, match="is not a model of probabilities"):
+        astromask.probabilities(np.zeros((8, 8)), model="deepcr/nope")
     with pytest.raises(ValueError, match="priors"):
         astromask.probabilities(np.zeros((8, 8)), model="deepcr/decam", priors="default")
     with pytest.raises(ValueError, match="multiples of 4"):

@@ -1,11 +1,11 @@
-"""MaxPoolWithMask / MaxUnpool against a numpy model of TF's MaxPoolWithArgmax."""
+"""astromask's Keras layers against numpy references (TF's MaxPoolWithArgmax, torch GroupNorm)."""
 
 import numpy as np
 import pytest
 
 keras = pytest.importorskip("keras")
 
-from astromask.models.layers import MaxPoolWithMask, MaxUnpool  # noqa: E402
+from astromask.models.layers import GroupNorm, MaxPoolWithMask, MaxUnpool  # noqa: E402
 
 
 def _reference_pool(x):
@@ -53,3 +53,36 @@ def test_pool_and_unpool_match_reference(shape, data_format):
 
     unpooled = MaxUnpool(data_format=data_format)([layout(y), mask])
     np.testing.assert_array_equal(keras.ops.convert_to_numpy(unpooled), layout(expected))
+
+
+@pytest.mark.parametrize("data_format", ["channels_last", "channels_first"])
+def test_group_norm_matches_float64_reference(data_format):
+    """torch.nn.GroupNorm semantics, accurate when a group's mean dwarfs its spread."""
+    rng = np.random.default_rng(7)
+    x = rng.normal(0, 1, (2, 256, 256, 8)).astype(np.float32)
+    x[0, ..., :4] += 2.0e4  # first group of the first sample: mean 2e4, sigma 1
+    x[1, 100:110, 100:110, 4:] += 3.0e4  # a "star" in one group of the second sample
+    gamma = rng.uniform(0.5, 2, 8).astype(np.float32)
+    beta = rng.normal(0, 1, 8).astype(np.float32)
+    g = x.astype(np.float64).reshape(2, 256, 256, 2, 4)
+    mean = g.mean(axis=(1, 2, 4), keepdims=True)
+    var = ((g - mean) ** 2).mean(axis=(1, 2, 4), keepdims=True)
+    expected = ((g - mean) / np.sqrt(var + 1e-5)).reshape(x.shape) * gamma + beta
+
+    layer = GroupNorm(2, data_format=data_format)
+    inputs = x if data_format == "channels_last" else np.moveaxis(x, -1, 1)
+    layer.build(inputs.shape)
+    layer.set_weights([gamma, beta])
+    out = np.asarray(keras.ops.convert_to_numpy(layer(inputs)))
+    if data_format == "channels_first":
+        out = np.moveaxis(out, 1, -1)
+    # The float32 spacing at 2e4 is 2e-3 (sigma = 1): the mean itself cannot be
+    # stored closer, so two spacings is the float32 floor for that group.
+    np.testing.assert_allclose(out, expected, atol=4e-3)
+    ordinary = np.ones(out.shape, bool)
+    ordinary[0, ..., :4] = False
+    np.testing.assert_allclose(out[ordinary], expected[ordinary], atol=2e-5)
+    clone = GroupNorm.from_config(layer.get_config())
+    assert (clone.groups, clone.epsilon, clone.data_format) == (2, 1e-5, data_format)
+    with pytest.raises(ValueError, match="do not split"):
+        GroupNorm(3).build((1, 8, 8, 8))

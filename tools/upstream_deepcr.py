@@ -5,7 +5,7 @@ Runs in a separate environment that has ``torch==2.13.0`` (CPU build) and
 weights and code paths.  Not shipped with the package and never a runtime
 dependency of astromask.
 
-Creating the environment (what ``tox -e upstream-deepcr`` also does)::
+Creating the environment (what ``tox -e upstream-torch`` also does)::
 
     python3.11 -m venv /work/venvs/deepcr
     /work/venvs/deepcr/bin/python -m pip install torch==2.13.0

@@ -27,57 +27,25 @@ out)``; transposed-convolution kernels from ``(in, out, kh, kw)`` to
 ``(kh, kw, out, in)``.
 """
 
-import numpy as np
+
+from astromask.convert._torch import (
+    conv_kernel,
+    fold_batchnorm,
+    keras_conv,
+    keras_conv_transpose,
+)
 
 __all__ = ["convert_weights"]
-
-_BN_EPS = 1e-5  # torch.nn.BatchNorm2d default; deepCR does not change it
-
-
-def _get(tensors, key):
-    try:
-        return np.asarray(tensors[key], dtype=np.float64)
-    except KeyError:
-        msg = f"state dict has no {key!r}; it is not a deepCR network of this shape"
-        raise ValueError(msg) from None
-
-
-def _conv_kernel(tensors, prefix):
-    """A convolution's (kernel, bias) in torch layout, weight norm folded."""
-    if f"{prefix}.weight_v" in tensors:
-        v = _get(tensors, f"{prefix}.weight_v")
-        g = _get(tensors, f"{prefix}.weight_g")
-        norm = np.sqrt(np.sum(v * v, axis=tuple(range(1, v.ndim)), keepdims=True))
-        weight = g * v / norm
-    else:
-        weight = _get(tensors, f"{prefix}.weight")
-    return weight, _get(tensors, f"{prefix}.bias")
-
-
-def _fold_batchnorm(weight, bias, tensors, prefix):
-    gamma = _get(tensors, f"{prefix}.weight")
-    beta = _get(tensors, f"{prefix}.bias")
-    mean = _get(tensors, f"{prefix}.running_mean")
-    var = _get(tensors, f"{prefix}.running_var")
-    scale = gamma / np.sqrt(var + _BN_EPS)
-    return weight * scale[:, None, None, None], (bias - mean) * scale + beta
-
-
-def _keras_conv(weight, bias):
-    return {
-        "kernel": np.ascontiguousarray(weight.transpose(2, 3, 1, 0), dtype=np.float32),
-        "bias": np.asarray(bias, dtype=np.float32),
-    }
 
 
 def _double_conv(tensors, prefix, batchnorm):
     convs = {}
     indices = [(0, 1), (3, 4)] if batchnorm else [(0, None), (2, None)]
     for i, (conv, bn) in enumerate(indices, start=1):
-        weight, bias = _conv_kernel(tensors, f"{prefix}.{conv}")
+        weight, bias = conv_kernel(tensors, f"{prefix}.{conv}")
         if bn is not None:
-            weight, bias = _fold_batchnorm(weight, bias, tensors, f"{prefix}.{bn}")
-        convs[i] = _keras_conv(weight, bias)
+            weight, bias = fold_batchnorm(weight, bias, tensors, f"{prefix}.{bn}")
+        convs[i] = keras_conv(weight, bias)
     return convs
 
 
@@ -108,12 +76,9 @@ def convert_weights(tensors, *, depth=2):
                 weights[f"{block}_conv{i}/{var}"] = value
     for level in range(1, depth):
         block = f"up{9 - level}"
-        weight = _get(tensors, f"module.{block}.up.weight")  # (in, out, kh, kw)
-        weights[f"{block}_up/kernel"] = np.ascontiguousarray(
-            weight.transpose(2, 3, 1, 0), dtype=np.float32
-        )
-        weights[f"{block}_up/bias"] = _get(tensors, f"module.{block}.up.bias").astype(np.float32)
-    weight, bias = _conv_kernel(tensors, "module.outc.conv")
-    for var, value in _keras_conv(weight, bias).items():
+        for var, value in keras_conv_transpose(tensors, f"module.{block}.up").items():
+            weights[f"{block}_up/{var}"] = value
+    weight, bias = conv_kernel(tensors, "module.outc.conv")
+    for var, value in keras_conv(weight, bias).items():
         weights[f"outc/{var}"] = value
     return weights

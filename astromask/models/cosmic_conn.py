@@ -1,0 +1,135 @@
+"""Cosmic-CoNN's UNet (Xu et al. 2023, ApJ 942, 73) in Keras 3.
+
+Written from the paper and from what the published state dicts hold
+(``cosmic-conn`` 0.6.1 is GPL; none of its code is used here):
+
+* ``inc``: two 3x3 convolutions (``same`` padding), each followed by a
+  normalisation and a ReLU;
+* ``down1``, ``down2``: 2x2 max pooling, then the same double convolution
+  with twice the channels (32, 64, 128);
+* ``up2``, ``up1``: a 2x2 stride-2 transposed convolution halving the
+  channels, concatenated *after* the encoder map of the same level, then a
+  double convolution;
+* ``outc``: a 1x1 convolution and a sigmoid.
+
+The two normalisations of a double convolution are **one layer applied
+twice**: the state dicts store the same tensors under both names, and in the
+group-norm networks (``ground_imaging``, ``NRES``; 8 groups, affine) the
+second use normalises with the statistics of its own input.  The Keras model
+calls one `astromask.models.layers.GroupNorm` twice, so it has the upstream
+parameter sharing.  The batch-norm network (``HST_ACS_WFC``) is fixed affine
+maps in inference; `astromask.convert.cosmic_conn` folds them into the
+kernels and the network is built with ``norm=None``.
+
+Group normalisation makes each pixel's output depend on statistics of the
+whole input tile, so results depend (weakly) on the tile geometry; see
+`astromask.inference.cosmic_conn_probabilities`.
+"""
+
+import keras
+
+from astromask.models.layers import GroupNorm
+
+__all__ = ["build_cosmic_conn"]
+
+_GN_EPS = 1e-5  # torch.nn.GroupNorm's default
+
+
+def _double_conv(x, filters, name, fmt, norm, groups):
+    shared = None
+    if norm == "group":
+        shared = GroupNorm(groups, epsilon=_GN_EPS, data_format=fmt, name=f"{name}_norm")
+    for i in (1, 2):
+        x = keras.layers.Conv2D(
+            filters,
+            3,
+            padding="same",
+            activation=None if shared else "relu",
+            data_format=fmt,
+            name=f"{name}_conv{i}",
+        )(x)
+        if shared is not None:
+            x = keras.layers.ReLU(name=f"{name}_relu{i}")(shared(x))
+    return x
+
+
+def build_cosmic_conn(
+    tile_shape=(512, 512),
+    *,
+    norm="group",
+    groups=8,
+    hidden=32,
+    data_format=None,
+    name="cosmic_conn",
+):
+    """Build a Cosmic-CoNN UNet with random weights.
+
+    Parameters
+    ----------
+    tile_shape : tuple of int, optional
+        ``(height, width)`` of the input tiles, multiples of 4.
+    norm : {"group", None}, optional
+        ``"group"``: a shared `~astromask.models.layers.GroupNorm` in each
+        double convolution (``ground_imaging``, ``NRES``).  `None`: plain
+        convolutions with ReLU (``HST_ACS_WFC``, batch norm folded).
+    groups : int, optional
+        Groups of the group normalisation.
+    hidden : int, optional
+        Channels of the first level (doubled at each lower level).
+    data_format : {"channels_last", "channels_first"}, optional
+        Internal layout (default: Keras's ``image_data_format()``).  Inputs
+        and outputs are channels-last either way.
+    name : str, optional
+        Model name.
+
+    Returns
+    -------
+    model : `keras.Model`
+        Maps ``(batch, height, width, 1)`` to ``(batch, height, width, 1)``
+        probabilities.
+
+    Examples
+    --------
+    >>> from astromask.models.cosmic_conn import build_cosmic_conn
+    >>> net = build_cosmic_conn((64, 64))
+    >>> net.output_shape
+    (None, 64, 64, 1)
+    """
+    if norm not in ("group", None):
+        msg = (
+            f"norm: expected 'group' or None (batch norm is folded into the kernels), got {norm!r}"
+        )
+        raise ValueError(msg)
+    height, width = (int(v) for v in tile_shape)
+    if height % 4 or width % 4:
+        msg = f"tile_shape: {tile_shape} is not a multiple of 4"
+        raise ValueError(msg)
+    if norm == "group" and (hidden % groups):
+        msg = f"groups: {hidden} channels do not split into {groups} groups"
+        raise ValueError(msg)
+    fmt = data_format or keras.config.image_data_format()
+    channel_axis = 1 if fmt == "channels_first" else -1
+    inputs = keras.Input(shape=(height, width, 1), name="image")
+    x = inputs
+    if fmt == "channels_first":
+        x = keras.layers.Permute((3, 1, 2), name="to_channels_first")(x)
+
+    skips = [_double_conv(x, hidden, "inc", fmt, norm, groups)]
+    x = skips[0]
+    for level in (1, 2):
+        x = keras.layers.MaxPooling2D(2, data_format=fmt, name=f"down{level}_pool")(x)
+        x = _double_conv(x, hidden * 2**level, f"down{level}", fmt, norm, groups)
+        skips.append(x)
+    for level in (2, 1):
+        filters = hidden * 2 ** (level - 1)
+        x = keras.layers.Conv2DTranspose(
+            filters, 2, strides=2, data_format=fmt, name=f"up{level}_up"
+        )(x)
+        x = keras.layers.Concatenate(axis=channel_axis, name=f"up{level}_concat")(
+            [skips[level - 1], x]
+        )
+        x = _double_conv(x, filters, f"up{level}", fmt, norm, groups)
+    outputs = keras.layers.Conv2D(1, 1, activation="sigmoid", data_format=fmt, name="outc")(x)
+    if fmt == "channels_first":
+        outputs = keras.layers.Permute((2, 3, 1), name="to_channels_last")(outputs)
+    return keras.Model(inputs, outputs, name=name)
