@@ -15,14 +15,17 @@ from astromask.ccdproc_compat import cosmicray_deepcr, cosmicray_maximask
 from astromask.classes import CLASS_NAMES, CLASSES, decode_flags
 from astromask.core import flag, inpaint, probabilities, track, tracking_score
 from astromask.data import fetch_all
+from astromask.metrics import calibrate_thresholds, estimate_priors
 
 __all__ = [
     "CLASSES",
     "CLASS_NAMES",
     "__version__",
+    "calibrate_thresholds",
     "cosmicray_deepcr",
     "cosmicray_maximask",
     "decode_flags",
+    "estimate_priors",
     "fetch_all",
     "flag",
     "inpaint",
