@@ -4,9 +4,9 @@ For each real frame in ``../shared/realdata``:
 
 1. the frame is converted to electrons (overscan level removed where there is
    one, times the header gain);
-2. L.A. Cosmic (``ccdproc.cosmicray_lacosmic``) finds the frame's own cosmic
-   rays; each hit away from stars is cut out as a *hit shape*: its footprint
-   and its excess over the local 5x5 median, in electrons;
+2. the frame's own cosmic rays are cut out as *hit shapes*
+   (`_realframes.find_hits`: L.A. Cosmic's hits away from stars, as their
+   footprint and excess over the local 5x5 median, in electrons);
 3. isolated, unsaturated, bright stars free of hits are found with
    `photutils.detection.DAOStarFinder`;
 4. each star gets several trials: a hit shape drawn at random (from all
@@ -25,77 +25,32 @@ table measures inpainting alone, not detection.  Usage::
 """
 
 import argparse
+import sys
 import warnings
 from pathlib import Path
 
 import numpy as np
-from astropy.io import fits
-from astropy.stats import sigma_clipped_stats
-from ccdproc import cosmicray_lacosmic
 from photutils.aperture import ApertureStats, CircularAnnulus, CircularAperture
-from photutils.detection import DAOStarFinder
 from photutils.psf import fit_fwhm
 from scipy import ndimage
 
 from astromask.inpainting import inpaint_array
 
-REALDATA = Path(__file__).resolve().parents[2] / "shared" / "realdata"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _realframes import REALDATA, find_hits, frames  # noqa: E402
+
 METHODS = ["medmask", "gaussian", "deepcr/ACS-WFC-F606W-2-32", "deepcr/ACS-WFC-F606W-3-32"]
 STAMP = 64
 
 
-def _section(text):
-    """FITS section '[x0:x1,y0:y1]' -> numpy slices."""
-    x, y = text.strip("[] ").split(",")
-    x0, x1 = (int(v) for v in x.split(":"))
-    y0, y1 = (int(v) for v in y.split(":"))
-    return slice(y0 - 1, y1), slice(x0 - 1, x1)
-
-
-def frames(folder):
-    """(name, electrons) for every frame with stars."""
-    with fits.open(folder / "saao1m_ste3_raw.fits") as hdul:
-        h, d = hdul[0].header, hdul[0].data.astype(np.float64)
-        bias = np.median(d[_section(h["BIASSEC"])])
-        yield "saao1m", (d[_section(h["TRIMSEC"])][:512] - bias) * h["GAIN"]
-    with fits.open(folder / "lco1m_fa05_raw_mef.fits") as hdul:
-        for amp in range(1, 5):
-            h, d = hdul[amp].header, hdul[amp].data.astype(np.float64)
-            bias = np.median(d[_section(h["BIASSEC"])])
-            yield f"lco1m amp{amp}", (d[_section(h["DATASEC"])] - bias) * h["GAIN"]
-    yield "mro24m", fits.getdata(folder / "mro24m_bin4_proc.fits").astype(np.float64)
-    for band in ("z", "r"):
-        with fits.open(folder / f"decam_cp_{band}_N2_ooi.fits") as hdul:
-            h = hdul[1].header
-            yield f"decam {band}", hdul[1].data.astype(np.float64) * h["GAINA"]
-
-
 def analyse(name, image):
     """Stars, hit shapes and the aperture radius of one frame."""
-    _, crmask = cosmicray_lacosmic(image, sigclip=4.5, gain=1.0, readnoise=5.0, satlevel=1e9)
+    hits, crmask, sources, median, std = find_hits(image)
     dirty = ndimage.binary_dilation(crmask, iterations=1)
-    _, median, std = sigma_clipped_stats(image, mask=dirty, sigma=3)
-    finder = DAOStarFinder(fwhm=3.0, threshold=15 * std, exclude_border=True)
-    sources = finder(image - median, mask=dirty)
-    hits = []
     if sources is not None:
         xy = np.transpose([sources["xcentroid"], sources["ycentroid"]])
     else:
         xy = np.zeros((0, 2))
-    local = ndimage.median_filter(np.where(dirty, np.nan, image), size=5, mode="nearest")
-    local = np.where(np.isnan(local), median, local)
-    labels, n = ndimage.label(crmask, structure=np.ones((3, 3)))
-    for index, box in enumerate(ndimage.find_objects(labels), start=1):
-        footprint = labels[box] == index
-        if not 2 <= footprint.sum() <= 60:
-            continue
-        cy = (box[0].start + box[0].stop) / 2
-        cx = (box[1].start + box[1].stop) / 2
-        if len(xy) and np.min(np.hypot(xy[:, 0] - cx, xy[:, 1] - cy)) < 10:
-            continue  # a star's core, not a hit
-        excess = np.where(footprint, image[box] - local[box], 0.0)
-        if excess.max() > 10 * std:
-            hits.append(np.clip(excess, 0, None))
     if sources is None or len(sources) == 0:
         return [], hits, None
     peak_limit = 0.5 * np.percentile(image, 99.99)
@@ -104,8 +59,10 @@ def analyse(name, image):
         near = np.hypot(xy[:, 0] - x, xy[:, 1] - y)
         if np.sort(near)[1:2].size and np.sort(near)[1] < 15:
             continue  # not isolated
-        if not (STAMP // 2 <= x < image.shape[1] - STAMP // 2 and
-                STAMP // 2 <= y < image.shape[0] - STAMP // 2):
+        if not (
+            STAMP // 2 <= x < image.shape[1] - STAMP // 2
+            and STAMP // 2 <= y < image.shape[0] - STAMP // 2
+        ):
             continue
         if peak + median > peak_limit:
             continue
@@ -135,7 +92,7 @@ def photometry(stamp, centre, radius):
 
 def run(folder, trials, seed=0):
     rng = np.random.default_rng(seed)
-    analysed = [(name, image, *analyse(name, image)) for name, image in frames(folder)]
+    analysed = [(name, image, *analyse(name, image)) for name, image, _ in frames(folder)]
     library = [hit for *_, hits, _ in analysed for hit in hits]
     errors = {method: [] for method in ["contaminated", *METHODS]}
     counts = []
@@ -161,8 +118,9 @@ def run(folder, trials, seed=0):
                 mask[hy : hy + hit.shape[0], hx : hx + hit.shape[1]] = hit > 0
                 errors["contaminated"].append(photometry(dirty, centre, radius) / reference - 1)
                 for method in METHODS:
-                    fixed = inpaint_array(dirty.astype(np.float32), mask, method=method,
-                                          progress=False)
+                    fixed = inpaint_array(
+                        dirty.astype(np.float32), mask, method=method, progress=False
+                    )
                     errors[method].append(photometry(fixed, centre, radius) / reference - 1)
     return errors, counts, len(library)
 
@@ -181,8 +139,14 @@ def main(argv=None):
     rows = []
     for method, values in errors.items():
         values = np.asarray(values)
-        rows.append((method, f"{np.median(np.abs(values)):.2%}",
-                     f"{np.percentile(np.abs(values), 90):.2%}", f"{np.mean(values):+.2%}"))
+        rows.append(
+            (
+                method,
+                f"{np.median(np.abs(values)):.2%}",
+                f"{np.percentile(np.abs(values), 90):.2%}",
+                f"{np.mean(values):+.2%}",
+            )
+        )
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     rule = "  ".join("=" * w for w in widths)
     print(rule)

@@ -27,14 +27,15 @@ from ccdproc import cosmicray_lacosmic
 from scipy import ndimage
 
 from astromask import cosmicray_deepcr, cosmicray_maximask
+from astromask.zoo import cosmic_ray_models
 
 REALDATA = Path(__file__).resolve().parents[2] / "shared" / "realdata"
 
 
 def detectors():
     yield "ccdproc.cosmicray_lacosmic", cosmicray_lacosmic, {}
-    for model in ("decam", "ACS-WFC", "ACS-WFC-F606W-2-4", "WFC3-UVIS"):
-        yield f"cosmicray_deepcr {model}", cosmicray_deepcr, {"model": f"deepcr/{model}"}
+    for model in cosmic_ray_models():
+        yield f"cosmicray_deepcr {model}", cosmicray_deepcr, {"model": model}
     yield "cosmicray_maximask", cosmicray_maximask, {}
 
 
@@ -64,9 +65,13 @@ def evaluate(folder):
             mask = out.mask
             found = len(set(np.unique(tracks[mask & truth])) - {0})
             rows.append(
-                (band, name, f"{found}/{n_tracks}",
-                 f"{int((mask & truth).sum())}/{int(truth.sum())}",
-                 int((mask & ~truth).sum()))
+                (
+                    band,
+                    name,
+                    f"{found}/{n_tracks}",
+                    f"{int((mask & truth).sum())}/{int(truth.sum())}",
+                    int((mask & ~truth).sum()),
+                )
             )
     return rows
 
