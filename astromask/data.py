@@ -204,6 +204,55 @@ _FILES.update(
     }
 )
 
+_ATTENTION_COMMIT = "9c122e554b70b478f2323af1c434b9e0d1c45d7b"
+
+
+def _attention_file(name, sha256, size):
+    return WeightFile(
+        "lfovia",
+        "Attention-Augmented-Cosmic-Ray-Detection-in-Astronomical-Images",
+        _ATTENTION_COMMIT,
+        f"Trained_Models/{name}.pth",
+        sha256,
+        size,
+    )
+
+
+# Bhavanam et al.'s repository states no licence: its files are only ever
+# downloaded from upstream at run time, never vendored.
+_FILES.update(
+    {
+        "decam-attention/deepCR": (
+            _attention_file(
+                "deepCR",
+                "103bb140469d664b03b9209e8c0c413c808128f6a0c149155a53a3d1420d2a48",
+                1890060,
+            ),
+        ),
+        "decam-attention/Att_deepCR": (
+            _attention_file(
+                "Att_deepCR",
+                "1f58e1181b7e2f95c2834dbf0d021a558b4f8a70d74f7d97b56f9a4cdb5eff8b",
+                1924652,
+            ),
+        ),
+        "decam-attention/Cosmic-CoNN": (
+            _attention_file(
+                "Coasmic_CoNN",
+                "49bee3a03f23b3be7c9758782de1ab72afda773d1869dde49e569b4f89d82bca",
+                1873751,
+            ),
+        ),
+        "decam-attention/Att_Cosmic-CoNN": (
+            _attention_file(
+                "Att_Coasmic_CoNN",
+                "63d5abaa18b496628922555c50ca31dfaf59414672f53e4523bc08ee63ed7375",
+                1900083,
+            ),
+        ),
+    }
+)
+
 REGISTRY = {f.key: f for files in _FILES.values() for f in files}
 """dict of str to `WeightFile`: every pinned file, keyed ``owner/repo/commit/path``."""
 

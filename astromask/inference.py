@@ -433,7 +433,10 @@ def cosmic_conn_probabilities(
 
     As ``cosmic-conn`` 0.6.1 does, each tile has its own median subtracted
     (the sky) and goes through the network unscaled; a frame no larger than
-    one tile is one network call, exactly as upstream.  Unlike upstream:
+    one tile is one network call, exactly as upstream.  The DECam networks
+    of Bhavanam et al. (``"decam-attention/..."``, same architecture) keep
+    the sky, as they were trained (`astromask.zoo.CosmicConnModel.sky`).
+    Unlike upstream:
 
     * larger frames are cut into overlapping tiles (the ``"cosmic-conn"``
       tiling: 1024 pixels, as upstream, overlapping by 128).  The network's
@@ -456,13 +459,14 @@ def cosmic_conn_probabilities(
     Parameters
     ----------
     image : `numpy.ndarray`
-        2-D image in electrons.
+        2-D image in the model's unit (`astromask.zoo.CosmicConnModel.unit`:
+        electrons for Cosmic-CoNN's, ADU for the DECam networks).
     bad : `numpy.ndarray`, optional
         bool mask of pixels to ignore.
     model : str, optional
         A model of `astromask.zoo.COSMIC_CONN_MODELS`.
     tiling : str, `Tiling` or (int, int), optional
-        Tile geometry (default 1024-pixel tiles, as upstream); see
+        Tile geometry (default 1024-pixel tiles, as Cosmic-CoNN); see
         `predict_unet`.
     batch_size : int, optional
         Tiles per network call (default 1: a 1024x1024 tile already takes
@@ -478,10 +482,11 @@ def cosmic_conn_probabilities(
     from astromask import zoo
 
     if model not in zoo.COSMIC_CONN_MODELS:
-        msg = f"model: {model!r} is not a Cosmic-CoNN model; choose among " + ", ".join(
+        msg = f"model: {model!r} is not a Cosmic-CoNN-type model; choose among " + ", ".join(
             zoo.COSMIC_CONN_MODELS
         )
         raise ValueError(msg)
+    spec = zoo.COSMIC_CONN_MODELS[model]
     img, _ = _fill_bad(image.astype(np.float32), bad)
     padded, pad = pad_to_multiple(img[None], 4)
     out = predict_unet(
@@ -491,7 +496,7 @@ def cosmic_conn_probabilities(
         batch_size=_batch_size(batch_size, 1),
         device=device,
         progress=progress,
-        prepare=subtract_tile_median,
+        prepare=subtract_tile_median if spec.sky == "tile median" else None,
         blend=COSMIC_CONN_FIELD,
     )
     return out[pad[0] :, pad[1] :]

@@ -94,26 +94,42 @@ DEEPCR_MODELS = {
 
 @dataclass(frozen=True)
 class CosmicConnModel:
-    """A pretrained Cosmic-CoNN network (Xu et al. 2023) and its input.
+    """A pretrained network of Cosmic-CoNN's architecture and its input.
+
+    Cosmic-CoNN's own networks (Xu et al. 2023) and the DECam-trained
+    networks of Bhavanam et al., which use the same UNet, some with
+    attention gates.
 
     Parameters
     ----------
     norm : {"group", "batch"}
         Normalisation of the double convolutions.
-    unit : {"electron"}
+    unit : {"electron", "adu"}
         The unit of the images the network was trained on.
     description : str
         What the network was trained on.
-
-    Notes
-    -----
-    Cosmic-CoNN subtracts each tile's median (the lower of the two middle
-    values, as ``torch.median``) before the network; it does not scale.
+    sky : {"tile median", "kept"}
+        ``"tile median"``: each tile has its median subtracted before the
+        network (the lower of the two middle values, as ``torch.median``),
+        as cosmic-conn does.  ``"kept"``: the data go in with their sky, as
+        the network was trained.
+    affine : bool
+        Whether the group norms have learnt scale and shift.
+    attention : bool
+        Attention gates on the skip connections.
+    prefix : str
+        Prefix of the state-dict keys.
+    kind : str
+        Always ``"mask"``: a cosmic-ray probability network.
     """
 
     norm: str
     unit: str
     description: str
+    sky: str = "tile median"
+    affine: bool = True
+    attention: bool = False
+    prefix: str = ""
     kind: str = "mask"
 
 
@@ -129,7 +145,39 @@ COSMIC_CONN_MODELS = {
         "batch", "electron", "HST ACS/WFC, deepCR's training set"
     ),
 }
-"""dict of str to `CosmicConnModel`: the Cosmic-CoNN networks astromask can run."""
+
+# Bhavanam et al. trained on deepCR's DECam set: ADU with the sky (their
+# training adds -0.9 to 3 times the sky back), no scaling.  Group norms have
+# 8 groups and no affine weights.
+_DECAM = "DECam (deepCR's training set), ADU with the sky"
+COSMIC_CONN_MODELS.update(
+    {
+        "decam-attention/deepCR": CosmicConnModel(
+            "batch", "adu", f"{_DECAM}; batch norm", sky="kept", prefix="module."
+        ),
+        "decam-attention/Att_deepCR": CosmicConnModel(
+            "batch",
+            "adu",
+            f"{_DECAM}; batch norm, attention gates",
+            sky="kept",
+            attention=True,
+            prefix="module.",
+        ),
+        "decam-attention/Cosmic-CoNN": CosmicConnModel(
+            "group", "adu", f"{_DECAM}; group norm", sky="kept", affine=False, prefix="module."
+        ),
+        "decam-attention/Att_Cosmic-CoNN": CosmicConnModel(
+            "group",
+            "adu",
+            f"{_DECAM}; group norm, attention gates",
+            sky="kept",
+            affine=False,
+            attention=True,
+            prefix="module.",
+        ),
+    }
+)
+"""dict of str to `CosmicConnModel`: the networks of Cosmic-CoNN's architecture."""
 
 
 def cosmic_ray_models():
@@ -164,7 +212,9 @@ def _convert(model, paths):
         from astromask.convert.cosmic_conn import convert_weights
         from astromask.weights.torch_pickle import read_torch_state_dict
 
-        return convert_weights(read_torch_state_dict(paths[0]))
+        return convert_weights(
+            read_torch_state_dict(paths[0]), prefix=COSMIC_CONN_MODELS[model].prefix
+        )
     from astromask.weights.tf_bundle import read_tf_bundle
 
     tensors = read_tf_bundle(paths[0], paths[1])
@@ -198,9 +248,14 @@ def _build(model, input_shape, backend):
     if model in COSMIC_CONN_MODELS:
         from astromask.models.cosmic_conn import build_cosmic_conn
 
-        norm = "group" if COSMIC_CONN_MODELS[model].norm == "group" else None
+        spec = COSMIC_CONN_MODELS[model]
         return build_cosmic_conn(
-            input_shape, norm=norm, data_format=fmt, name=model.replace("/", "_")
+            input_shape,
+            norm="group" if spec.norm == "group" else None,
+            affine=spec.affine,
+            attention=spec.attention,
+            data_format=fmt,
+            name=model.replace("/", "_"),
         )
     if model == "maximask":
         from astromask.models.maximask import build_maximask

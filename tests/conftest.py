@@ -212,23 +212,34 @@ def deepcr_upstream(request, tmp_path_factory):
     for name in DEEPCR_MASKS:
         out = cache / f"deepcr-mask-{name}-{key}.npy"
         outputs[f"mask:{name}"] = out
-        jobs.append({"command": "mask", "model": name, "input": str(work / "image.npy"),
-                     "output": str(out)})
+        jobs.append(
+            {"command": "mask", "model": name, "input": str(work / "image.npy"), "output": str(out)}
+        )
     for name in [*DEEPCR_INPAINTS, "medmask"]:
         out = cache / f"deepcr-inpaint-{name}-{key}.npy"
         outputs[f"inpaint:{name}"] = out
-        jobs.append({"command": "inpaint", "model": name, "input": str(work / "image.npy"),
-                     "mask": str(work / "mask.npy"), "output": str(out)})
+        jobs.append(
+            {
+                "command": "inpaint",
+                "model": name,
+                "input": str(work / "image.npy"),
+                "mask": str(work / "mask.npy"),
+                "output": str(out),
+            }
+        )
     todo = [job for job in jobs if not Path(job["output"]).exists()]
     if todo:
         jobs_file = work / "jobs.json"
         jobs_file.write_text(json.dumps(todo))
-        done = subprocess.run([python, str(DEEPCR_SCRIPT), "batch", "--jobs", str(jobs_file)],
-                              capture_output=True, text=True, timeout=1200)
+        done = subprocess.run(
+            [python, str(DEEPCR_SCRIPT), "batch", "--jobs", str(jobs_file)],
+            capture_output=True,
+            text=True,
+            timeout=1200,
+        )
         if done.returncode:
             pytest.fail(f"upstream deepCR failed:\n{done.stderr[-3000:]}", pytrace=False)
-    return {name: np.load(path) for name, path in outputs.items()} | {
-        "image": image, "mask": mask}
+    return {name: np.load(path) for name, path in outputs.items()} | {"image": image, "mask": mask}
 
 
 COSMIC_CONN_SCRIPT = ROOT / "tools" / "upstream_cosmic_conn.py"
@@ -276,8 +287,70 @@ def cosmic_conn_upstream(request, tmp_path_factory):
     if todo:
         jobs_file = work / "jobs.json"
         jobs_file.write_text(json.dumps(todo))
-        done = subprocess.run([python, str(COSMIC_CONN_SCRIPT), "--jobs", str(jobs_file)],
-                              capture_output=True, text=True, timeout=1200)
+        done = subprocess.run(
+            [python, str(COSMIC_CONN_SCRIPT), "--jobs", str(jobs_file)],
+            capture_output=True,
+            text=True,
+            timeout=1200,
+        )
         if done.returncode:
             pytest.fail(f"upstream cosmic-conn failed:\n{done.stderr[-3000:]}", pytrace=False)
+    return {name: np.load(path) for name, path in outputs.items()}, frames
+
+
+ATTENTION_SCRIPT = ROOT / "tools" / "reference_attention_torch.py"
+ATTENTION_MODELS = ["deepCR", "Att_deepCR", "Cosmic-CoNN", "Att_Cosmic-CoNN"]
+
+
+def attention_frames():
+    """The 512x512 LCO 0.4 m cut-out (GAIN 1: ADU = electrons) and the DECam z
+    cut-out cropped to a multiple of 4, in ADU: ``{name: float32 image}``."""
+    image, _ = deepcr_cutout()
+    with fits.open(REALDATA / "decam_cp_z_N2_ooi.fits") as hdul:
+        data = next(h.data for h in hdul if h.data is not None and h.data.ndim == 2)
+    ny, nx = (s - s % 4 for s in data.shape)
+    return {"lco04m_cutout": image, "decam_z": np.array(data[:ny, :nx], dtype=np.float32)}
+
+
+@pytest.fixture(scope="session")
+def attention_reference(request, tmp_path_factory):
+    """Bhavanam et al.'s four DECam models run by an independent torch
+    implementation (tools/reference_attention_torch.py, strict state-dict
+    loading) on `attention_frames`, keyed ``(model, frame)``."""
+    from astromask import data
+
+    python = os.environ.get("ASTROMASK_COSMICCONN_PYTHON")
+    if not python or not Path(python).exists():
+        unavailable("ASTROMASK_COSMICCONN_PYTHON is not set (Python with torch==2.13.0)")
+    if not REALDATA.is_dir():
+        unavailable(f"real-data folder {REALDATA} is absent")
+    cache_env = os.environ.get("ASTROMASK_REFERENCE_DIR")
+    cache = Path(cache_env) if cache_env else Path(request.config.cache.mkdir("astromask-att"))
+    cache.mkdir(parents=True, exist_ok=True)
+    work = tmp_path_factory.mktemp("attention")
+    frames = attention_frames()
+    outputs, jobs = {}, []
+    for frame, image in frames.items():
+        np.save(work / f"{frame}.npy", image)
+        for model in ATTENTION_MODELS:
+            spec = data.model_files(f"decam-attention/{model}")[0]
+            weights = data.fetch(spec)
+            key = _digest(ATTENTION_SCRIPT.read_bytes(), image.tobytes(), spec.sha256)
+            out = cache / f"attention-{model}-{frame}-{key}.npy"
+            outputs[(model, frame)] = out
+            jobs.append(
+                {"weights": str(weights), "input": str(work / f"{frame}.npy"), "output": str(out)}
+            )
+    todo = [job for job in jobs if not Path(job["output"]).exists()]
+    if todo:
+        jobs_file = work / "jobs.json"
+        jobs_file.write_text(json.dumps(todo))
+        done = subprocess.run(
+            [python, str(ATTENTION_SCRIPT), "--jobs", str(jobs_file)],
+            capture_output=True,
+            text=True,
+            timeout=1200,
+        )
+        if done.returncode:
+            pytest.fail(f"torch reference failed:\n{done.stderr[-3000:]}", pytrace=False)
     return {name: np.load(path) for name, path in outputs.items()}, frames

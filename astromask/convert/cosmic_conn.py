@@ -16,6 +16,12 @@ tensors twice, under 1 and 4, and they must be equal.  Group-norm weights
 become the shared ``{block}_norm`` layer's ``gamma`` and ``beta``; batch
 norms (the ``HST_ACS_WFC`` network) are folded into both convolutions, as
 for deepCR (`astromask.convert._torch.fold_batchnorm`).
+
+The attention-gated networks of Bhavanam et al. (same UNet, saved inside a
+wrapper, hence the ``module.`` prefix) add ``up{n}.attention.{W_gate, W_x,
+psi}.{0, 1}`` (a 1x1 convolution and its norm; the ``W_gate`` and ``W_x``
+norms are again one module), which become the ``up{n}_att_*`` layers.
+Their group norms have no affine weights, so nothing is assigned to them.
 """
 
 import numpy as np
@@ -28,7 +34,7 @@ from astromask.convert._torch import (
     keras_conv_transpose,
 )
 
-__all__ = ["BLOCKS", "convert_weights", "is_batchnorm"]
+__all__ = ["BLOCKS", "convert_weights", "has_attention", "is_batchnorm"]
 
 BLOCKS = {
     "inc": "inc.conv.conv",
@@ -40,14 +46,20 @@ BLOCKS = {
 """dict of str to str: Keras block name to state-dict prefix."""
 
 
-def is_batchnorm(tensors):
+def is_batchnorm(tensors, prefix=""):
     """Whether a Cosmic-CoNN state dict uses batch norm (else group norm)."""
-    return "inc.conv.conv.1.running_mean" in tensors
+    return f"{prefix}inc.conv.conv.1.running_mean" in tensors
 
 
-def _check_shared(tensors, prefix):
-    for key in [k for k in tensors if k.startswith(f"{prefix}.1.")]:
-        twin = f"{prefix}.4." + key[len(prefix) + 3 :]
+def has_attention(tensors, prefix=""):
+    """Whether a state dict has attention gates on its skip connections."""
+    return f"{prefix}up1.attention.psi.0.weight" in tensors
+
+
+def _check_shared(tensors, first, second):
+    """The norms at ``first`` and ``second`` must be one module (equal tensors)."""
+    for key in [k for k in tensors if k.startswith(f"{first}.")]:
+        twin = second + key[len(first) :]
         if twin not in tensors or not np.array_equal(tensors[key], tensors[twin]):
             msg = (
                 f"state dict: {key!r} and {twin!r} differ; Cosmic-CoNN shares one "
@@ -56,42 +68,70 @@ def _check_shared(tensors, prefix):
             raise ValueError(msg)
 
 
-def convert_weights(tensors):
+def _norm_weights(tensors, prefix, layer, weights):
+    """An affine group norm's ``gamma`` and ``beta``, if the file has them."""
+    if f"{prefix}.weight" in tensors:
+        weights[f"{layer}/gamma"] = get_tensor(tensors, f"{prefix}.weight").astype(np.float32)
+        weights[f"{layer}/beta"] = get_tensor(tensors, f"{prefix}.bias").astype(np.float32)
+
+
+def _conv(tensors, conv, norm, layer, batchnorm, weights):
+    """A convolution, with the batch norm after it folded in when there is one."""
+    weight, bias = conv_kernel(tensors, conv)
+    if batchnorm:
+        weight, bias = fold_batchnorm(weight, bias, tensors, norm)
+    for var, value in keras_conv(weight, bias).items():
+        weights[f"{layer}/{var}"] = value
+
+
+def convert_weights(tensors, *, prefix=""):
     """Turn a Cosmic-CoNN state dict into ``{"layer/variable": array}``.
 
     Parameters
     ----------
     tensors : dict of str to `numpy.ndarray`
         As returned by `astromask.weights.torch_pickle.read_torch_state_dict`.
+    prefix : str, optional
+        Prefix of every key (``"module."`` for networks saved inside a
+        ``DataParallel`` or wrapper module).
 
     Returns
     -------
     weights : dict of str to `numpy.ndarray`
         float32 arrays keyed by Keras variable path, for a model built with
-        ``norm="group"`` (group-norm files) or ``norm=None`` (batch-norm
-        files; see `is_batchnorm`).
+        ``norm="group"`` (group-norm files; ``affine`` when the file has
+        the norms' weights) or ``norm=None`` (batch-norm files; see
+        `is_batchnorm`), and ``attention`` as `has_attention` says.
     """
-    batchnorm = is_batchnorm(tensors)
+    batchnorm = is_batchnorm(tensors, prefix)
     weights = {}
-    for block, prefix in BLOCKS.items():
-        _check_shared(tensors, prefix)
+    for block, path in BLOCKS.items():
+        path = prefix + path
+        _check_shared(tensors, f"{path}.1", f"{path}.4")
         for i, conv in ((1, 0), (2, 3)):
-            weight, bias = conv_kernel(tensors, f"{prefix}.{conv}")
-            if batchnorm:
-                weight, bias = fold_batchnorm(weight, bias, tensors, f"{prefix}.1")
-            for var, value in keras_conv(weight, bias).items():
-                weights[f"{block}_conv{i}/{var}"] = value
+            _conv(tensors, f"{path}.{conv}", f"{path}.1", f"{block}_conv{i}", batchnorm, weights)
         if not batchnorm:
-            weights[f"{block}_norm/gamma"] = get_tensor(tensors, f"{prefix}.1.weight").astype(
-                np.float32
-            )
-            weights[f"{block}_norm/beta"] = get_tensor(tensors, f"{prefix}.1.bias").astype(
-                np.float32
-            )
+            _norm_weights(tensors, f"{path}.1", f"{block}_norm", weights)
     for level in (2, 1):
-        for var, value in keras_conv_transpose(tensors, f"up{level}.up_conv").items():
+        for var, value in keras_conv_transpose(tensors, f"{prefix}up{level}.up_conv").items():
             weights[f"up{level}_up/{var}"] = value
-    weight, bias = conv_kernel(tensors, "outc.conv")
+        if has_attention(tensors, prefix):
+            gate = f"{prefix}up{level}.attention"
+            layer = f"up{level}_att"
+            _check_shared(tensors, f"{gate}.W_gate.1", f"{gate}.W_x.1")
+            for part, key in (("gate", "W_gate"), ("skip", "W_x"), ("psi", "psi")):
+                _conv(
+                    tensors,
+                    f"{gate}.{key}.0",
+                    f"{gate}.{key}.1",
+                    f"{layer}_{part}",
+                    batchnorm,
+                    weights,
+                )
+            if not batchnorm:
+                _norm_weights(tensors, f"{gate}.W_gate.1", f"{layer}_norm", weights)
+                _norm_weights(tensors, f"{gate}.psi.1", f"{layer}_psi_norm", weights)
+    weight, bias = conv_kernel(tensors, f"{prefix}outc.conv")
     for var, value in keras_conv(weight, bias).items():
         weights[f"outc/{var}"] = value
     return weights

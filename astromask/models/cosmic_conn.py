@@ -21,6 +21,14 @@ parameter sharing.  The batch-norm network (``HST_ACS_WFC``) is fixed affine
 maps in inference; `astromask.convert.cosmic_conn` folds them into the
 kernels and the network is built with ``norm=None``.
 
+The DECam networks of Bhavanam et al. (Astronomy & Computing) are the same
+UNet, with group norms that have no affine weights, and in their gated
+variants an additive attention gate on each skip connection
+(``attention=True``): 1x1 convolutions of the upsampled map and of the
+skip connection, sharing one norm, ReLU of their sum, a 1x1 convolution to
+one channel, a one-group norm and a sigmoid give the weights the skip
+connection is multiplied by.
+
 Group normalisation makes each pixel's output depend on statistics of the
 whole input tile, so results depend (weakly) on the tile geometry; see
 `astromask.inference.cosmic_conn_probabilities`.
@@ -35,10 +43,12 @@ __all__ = ["build_cosmic_conn"]
 _GN_EPS = 1e-5  # torch.nn.GroupNorm's default
 
 
-def _double_conv(x, filters, name, fmt, norm, groups):
-    shared = None
-    if norm == "group":
-        shared = GroupNorm(groups, epsilon=_GN_EPS, data_format=fmt, name=f"{name}_norm")
+def _group_norm(groups, name, fmt, affine):
+    return GroupNorm(groups, epsilon=_GN_EPS, affine=affine, data_format=fmt, name=name)
+
+
+def _double_conv(x, filters, name, fmt, norm, groups, affine):
+    shared = _group_norm(groups, f"{name}_norm", fmt, affine) if norm == "group" else None
     for i in (1, 2):
         x = keras.layers.Conv2D(
             filters,
@@ -53,11 +63,36 @@ def _double_conv(x, filters, name, fmt, norm, groups):
     return x
 
 
+def _attention_gate(gate, skip, name, fmt, norm, groups, affine):
+    """Additive attention gate (Oktay et al. 2018) on a skip connection.
+
+    ``psi = sigmoid(norm(conv(relu(norm(conv(gate)) + norm(conv(skip))))))``
+    with 1x1 convolutions to half the channels, and the skip connection is
+    multiplied by ``psi``.  As upstream, the gate's and the skip's
+    normalisations are one shared layer; ``psi``'s group normalisation has a
+    single group, so it normalises the whole map.
+    """
+    coefficients = int(skip.shape[1 if fmt == "channels_first" else -1]) // 2
+    shared = _group_norm(groups, f"{name}_norm", fmt, affine) if norm == "group" else None
+    terms = []
+    for part, x in (("gate", gate), ("skip", skip)):
+        x = keras.layers.Conv2D(coefficients, 1, data_format=fmt, name=f"{name}_{part}")(x)
+        terms.append(shared(x) if shared is not None else x)
+    x = keras.layers.ReLU(name=f"{name}_relu")(keras.layers.Add(name=f"{name}_add")(terms))
+    x = keras.layers.Conv2D(1, 1, data_format=fmt, name=f"{name}_psi")(x)
+    if norm == "group":
+        x = _group_norm(1, f"{name}_psi_norm", fmt, affine)(x)
+    psi = keras.layers.Activation("sigmoid", name=f"{name}_sigmoid")(x)
+    return keras.layers.Multiply(name=f"{name}_apply")([skip, psi])
+
+
 def build_cosmic_conn(
     tile_shape=(512, 512),
     *,
     norm="group",
     groups=8,
+    affine=True,
+    attention=False,
     hidden=32,
     data_format=None,
     name="cosmic_conn",
@@ -74,6 +109,12 @@ def build_cosmic_conn(
         convolutions with ReLU (``HST_ACS_WFC``, batch norm folded).
     groups : int, optional
         Groups of the group normalisation.
+    affine : bool, optional
+        Whether the group normalisations have a learnt scale and shift
+        (Cosmic-CoNN's do; Bhavanam et al.'s DECam models do not).
+    attention : bool, optional
+        Put an additive attention gate on each skip connection (the gated
+        UNets of Bhavanam et al.), named ``up{n}_att_*``.
     hidden : int, optional
         Channels of the first level (doubled at each lower level).
     data_format : {"channels_last", "channels_first"}, optional
@@ -104,8 +145,8 @@ def build_cosmic_conn(
     if height % 4 or width % 4:
         msg = f"tile_shape: {tile_shape} is not a multiple of 4"
         raise ValueError(msg)
-    if norm == "group" and (hidden % groups):
-        msg = f"groups: {hidden} channels do not split into {groups} groups"
+    if norm == "group" and (hidden // 2) % groups:
+        msg = f"groups: {hidden // 2} channels do not split into {groups} groups"
         raise ValueError(msg)
     fmt = data_format or keras.config.image_data_format()
     channel_axis = 1 if fmt == "channels_first" else -1
@@ -114,21 +155,22 @@ def build_cosmic_conn(
     if fmt == "channels_first":
         x = keras.layers.Permute((3, 1, 2), name="to_channels_first")(x)
 
-    skips = [_double_conv(x, hidden, "inc", fmt, norm, groups)]
+    skips = [_double_conv(x, hidden, "inc", fmt, norm, groups, affine)]
     x = skips[0]
     for level in (1, 2):
         x = keras.layers.MaxPooling2D(2, data_format=fmt, name=f"down{level}_pool")(x)
-        x = _double_conv(x, hidden * 2**level, f"down{level}", fmt, norm, groups)
+        x = _double_conv(x, hidden * 2**level, f"down{level}", fmt, norm, groups, affine)
         skips.append(x)
     for level in (2, 1):
         filters = hidden * 2 ** (level - 1)
         x = keras.layers.Conv2DTranspose(
             filters, 2, strides=2, data_format=fmt, name=f"up{level}_up"
         )(x)
-        x = keras.layers.Concatenate(axis=channel_axis, name=f"up{level}_concat")(
-            [skips[level - 1], x]
-        )
-        x = _double_conv(x, filters, f"up{level}", fmt, norm, groups)
+        skip = skips[level - 1]
+        if attention:
+            skip = _attention_gate(x, skip, f"up{level}_att", fmt, norm, groups, affine)
+        x = keras.layers.Concatenate(axis=channel_axis, name=f"up{level}_concat")([skip, x])
+        x = _double_conv(x, filters, f"up{level}", fmt, norm, groups, affine)
     outputs = keras.layers.Conv2D(1, 1, activation="sigmoid", data_format=fmt, name="outc")(x)
     if fmt == "channels_first":
         outputs = keras.layers.Permute((2, 3, 1), name="to_channels_last")(outputs)

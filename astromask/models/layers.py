@@ -175,14 +175,19 @@ class GroupNorm(_ImageLayer):
         Number of groups; must divide the channels.
     epsilon : float, optional
         Added to the variance (torch's default 1e-5).
+    affine : bool, optional
+        Learn a per-channel scale ``gamma`` and shift ``beta`` (torch's
+        ``affine=True``, the default); without them the layer has no
+        weights.
     data_format : {"channels_last", "channels_first"}, optional
         Layout of the input (default: Keras's ``image_data_format()``).
     """
 
-    def __init__(self, groups, *, epsilon=1e-5, data_format=None, **kwargs):
+    def __init__(self, groups, *, epsilon=1e-5, affine=True, data_format=None, **kwargs):
         super().__init__(data_format=data_format, **kwargs)
         self.groups = int(groups)
         self.epsilon = float(epsilon)
+        self.affine = bool(affine)
 
     def build(self, input_shape):
         axis = -1 if self.data_format == "channels_last" else 1
@@ -190,8 +195,9 @@ class GroupNorm(_ImageLayer):
         if channels % self.groups:
             msg = f"groups: {channels} channels do not split into {self.groups} groups"
             raise ValueError(msg)
-        self.gamma = self.add_weight(shape=(channels,), initializer="ones", name="gamma")
-        self.beta = self.add_weight(shape=(channels,), initializer="zeros", name="beta")
+        if self.affine:
+            self.gamma = self.add_weight(shape=(channels,), initializer="ones", name="gamma")
+            self.beta = self.add_weight(shape=(channels,), initializer="zeros", name="beta")
 
     def call(self, x):
         shape = ops.shape(x)
@@ -206,10 +212,17 @@ class GroupNorm(_ImageLayer):
         centered = grouped - _mean(grouped, axes)
         variance = _mean(ops.square(centered), axes)
         normed = ops.reshape(centered * ops.rsqrt(variance + self.epsilon), shape)
+        if not self.affine:
+            return normed
         return normed * ops.reshape(self.gamma, param_shape) + ops.reshape(self.beta, param_shape)
 
     def compute_output_shape(self, input_shape):
         return input_shape
 
     def get_config(self):
-        return {**super().get_config(), "groups": self.groups, "epsilon": self.epsilon}
+        return {
+            **super().get_config(),
+            "groups": self.groups,
+            "epsilon": self.epsilon,
+            "affine": self.affine,
+        }
