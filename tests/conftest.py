@@ -103,6 +103,39 @@ def _digest(*parts):
     return h.hexdigest()[:24]
 
 
+def _reference_python(variable, needs):
+    """The Python named by ``variable``, with the real frames; else skip (fail in CI)."""
+    python = os.environ.get(variable)
+    if not python or not Path(python).exists():
+        unavailable(f"{variable} is not set (Python with {needs})")
+    if not REALDATA.is_dir():
+        unavailable(f"real-data folder {REALDATA} is absent")
+    return python
+
+
+def _reference_cache(request, name):
+    """Folder of cached reference outputs: ``ASTROMASK_REFERENCE_DIR`` (shared by
+    tox's backend environments) or pytest's cache folder ``name``."""
+    cache_env = os.environ.get("ASTROMASK_REFERENCE_DIR")
+    cache = Path(cache_env) if cache_env else Path(request.config.cache.mkdir(name))
+    cache.mkdir(parents=True, exist_ok=True)
+    return cache
+
+
+def _run_missing(command, jobs, work, *, output="output", timeout=1200, what):
+    """Run ``command + [jobs file]`` on the jobs whose output is not cached yet."""
+    todo = [job for job in jobs if not Path(job[output]).exists()]
+    if not todo:
+        return
+    jobs_file = work / "jobs.json"
+    jobs_file.write_text(json.dumps(todo))
+    done = subprocess.run(
+        [*command, str(jobs_file)], capture_output=True, text=True, timeout=timeout
+    )
+    if done.returncode:
+        pytest.fail(f"{what} failed:\n{done.stderr[-3000:]}", pytrace=False)
+
+
 @pytest.fixture(scope="session")
 def upstream(request, tmp_path_factory):
     """Upstream MaxiMask outputs for every parity case, keyed by case name.
@@ -117,12 +150,7 @@ def upstream(request, tmp_path_factory):
         unavailable("ASTROMASK_UPSTREAM_PYTHON is not set (Python with MaxiMask==1.4.1)")
     if not REALDATA.is_dir():
         unavailable(f"real-data folder {REALDATA} is absent")
-    cache_env = os.environ.get("ASTROMASK_REFERENCE_DIR")
-    if cache_env:
-        cache = Path(cache_env)
-        cache.mkdir(parents=True, exist_ok=True)
-    else:
-        cache = Path(request.config.cache.mkdir("astromask-upstream"))
+    cache = _reference_cache(request, "astromask-upstream")
     work = tmp_path_factory.mktemp("upstream")
     script = UPSTREAM_SCRIPT.read_bytes()
     jobs, outputs = [], {}
@@ -153,18 +181,14 @@ def upstream(request, tmp_path_factory):
         outputs[f"track:{filename}"] = out
         jobs.append({"kind": "track", "file": str(path), "out": str(out)})
 
-    todo = [job for job in jobs if not Path(job["out"]).exists()]
-    if todo:
-        jobs_file = work / "jobs.json"
-        jobs_file.write_text(json.dumps(todo))
-        done = subprocess.run(
-            [python, str(UPSTREAM_SCRIPT), str(jobs_file)],
-            capture_output=True,
-            text=True,
-            timeout=1800,
-        )
-        if done.returncode:
-            pytest.fail(f"upstream MaxiMask failed:\n{done.stderr[-3000:]}", pytrace=False)
+    _run_missing(
+        [python, str(UPSTREAM_SCRIPT)],
+        jobs,
+        work,
+        output="out",
+        timeout=1800,
+        what="upstream MaxiMask",
+    )
 
     def load(name):
         with np.load(outputs[name]) as npz:
@@ -195,14 +219,8 @@ def deepcr_cutout():
 def deepcr_upstream(request, tmp_path_factory):
     """Upstream deepCR 0.3.1 outputs on `deepcr_cutout`, keyed ``mask:NAME`` and
     ``inpaint:NAME``; cached like the MaxiMask references."""
-    python = os.environ.get("ASTROMASK_DEEPCR_PYTHON")
-    if not python or not Path(python).exists():
-        unavailable("ASTROMASK_DEEPCR_PYTHON is not set (Python with torch and deepCR==0.3.1)")
-    if not REALDATA.is_dir():
-        unavailable(f"real-data folder {REALDATA} is absent")
-    cache_env = os.environ.get("ASTROMASK_REFERENCE_DIR")
-    cache = Path(cache_env) if cache_env else Path(request.config.cache.mkdir("astromask-deepcr"))
-    cache.mkdir(parents=True, exist_ok=True)
+    python = _reference_python("ASTROMASK_DEEPCR_PYTHON", "torch and deepCR==0.3.1")
+    cache = _reference_cache(request, "astromask-deepcr")
     work = tmp_path_factory.mktemp("deepcr")
     image, mask = deepcr_cutout()
     np.save(work / "image.npy", image)
@@ -227,18 +245,9 @@ def deepcr_upstream(request, tmp_path_factory):
                 "output": str(out),
             }
         )
-    todo = [job for job in jobs if not Path(job["output"]).exists()]
-    if todo:
-        jobs_file = work / "jobs.json"
-        jobs_file.write_text(json.dumps(todo))
-        done = subprocess.run(
-            [python, str(DEEPCR_SCRIPT), "batch", "--jobs", str(jobs_file)],
-            capture_output=True,
-            text=True,
-            timeout=1200,
-        )
-        if done.returncode:
-            pytest.fail(f"upstream deepCR failed:\n{done.stderr[-3000:]}", pytrace=False)
+    _run_missing(
+        [python, str(DEEPCR_SCRIPT), "batch", "--jobs"], jobs, work, what="upstream deepCR"
+    )
     return {name: np.load(path) for name, path in outputs.items()} | {"image": image, "mask": mask}
 
 
@@ -263,16 +272,8 @@ def cosmic_conn_frames():
 def cosmic_conn_upstream(request, tmp_path_factory):
     """Upstream cosmic-conn 0.6.1 probabilities on `cosmic_conn_frames`, keyed
     ``(model, frame)``; cached like the other references."""
-    python = os.environ.get("ASTROMASK_COSMICCONN_PYTHON")
-    if not python or not Path(python).exists():
-        unavailable(
-            "ASTROMASK_COSMICCONN_PYTHON is not set (Python with torch and cosmic-conn==0.6.1)"
-        )
-    if not REALDATA.is_dir():
-        unavailable(f"real-data folder {REALDATA} is absent")
-    cache_env = os.environ.get("ASTROMASK_REFERENCE_DIR")
-    cache = Path(cache_env) if cache_env else Path(request.config.cache.mkdir("astromask-cc"))
-    cache.mkdir(parents=True, exist_ok=True)
+    python = _reference_python("ASTROMASK_COSMICCONN_PYTHON", "torch and cosmic-conn==0.6.1")
+    cache = _reference_cache(request, "astromask-cc")
     work = tmp_path_factory.mktemp("cosmic_conn")
     frames = cosmic_conn_frames()
     outputs, jobs = {}, []
@@ -283,18 +284,9 @@ def cosmic_conn_upstream(request, tmp_path_factory):
             out = cache / f"cosmic-conn-{model}-{frame}-{key}.npy"
             outputs[(model, frame)] = out
             jobs.append({"model": model, "input": str(work / f"{frame}.npy"), "output": str(out)})
-    todo = [job for job in jobs if not Path(job["output"]).exists()]
-    if todo:
-        jobs_file = work / "jobs.json"
-        jobs_file.write_text(json.dumps(todo))
-        done = subprocess.run(
-            [python, str(COSMIC_CONN_SCRIPT), "--jobs", str(jobs_file)],
-            capture_output=True,
-            text=True,
-            timeout=1200,
-        )
-        if done.returncode:
-            pytest.fail(f"upstream cosmic-conn failed:\n{done.stderr[-3000:]}", pytrace=False)
+    _run_missing(
+        [python, str(COSMIC_CONN_SCRIPT), "--jobs"], jobs, work, what="upstream cosmic-conn"
+    )
     return {name: np.load(path) for name, path in outputs.items()}, frames
 
 
@@ -319,14 +311,8 @@ def attention_reference(request, tmp_path_factory):
     loading) on `attention_frames`, keyed ``(model, frame)``."""
     from astromask import data
 
-    python = os.environ.get("ASTROMASK_COSMICCONN_PYTHON")
-    if not python or not Path(python).exists():
-        unavailable("ASTROMASK_COSMICCONN_PYTHON is not set (Python with torch==2.13.0)")
-    if not REALDATA.is_dir():
-        unavailable(f"real-data folder {REALDATA} is absent")
-    cache_env = os.environ.get("ASTROMASK_REFERENCE_DIR")
-    cache = Path(cache_env) if cache_env else Path(request.config.cache.mkdir("astromask-att"))
-    cache.mkdir(parents=True, exist_ok=True)
+    python = _reference_python("ASTROMASK_COSMICCONN_PYTHON", "torch==2.13.0")
+    cache = _reference_cache(request, "astromask-att")
     work = tmp_path_factory.mktemp("attention")
     frames = attention_frames()
     outputs, jobs = {}, []
@@ -341,16 +327,19 @@ def attention_reference(request, tmp_path_factory):
             jobs.append(
                 {"weights": str(weights), "input": str(work / f"{frame}.npy"), "output": str(out)}
             )
-    todo = [job for job in jobs if not Path(job["output"]).exists()]
-    if todo:
-        jobs_file = work / "jobs.json"
-        jobs_file.write_text(json.dumps(todo))
-        done = subprocess.run(
-            [python, str(ATTENTION_SCRIPT), "--jobs", str(jobs_file)],
-            capture_output=True,
-            text=True,
-            timeout=1200,
-        )
-        if done.returncode:
-            pytest.fail(f"torch reference failed:\n{done.stderr[-3000:]}", pytrace=False)
+    _run_missing([python, str(ATTENTION_SCRIPT), "--jobs"], jobs, work, what="torch reference")
     return {name: np.load(path) for name, path in outputs.items()}, frames
+
+
+def assert_probabilities_match(ours, reference, label, *, against="upstream", tolerance=1e-4):
+    """A probability map against its reference: same shape, float32, max |dp| <=
+    ``tolerance`` and the same pixels above 0.5; prints the figures (``-s``)."""
+    assert ours.shape == reference.shape and ours.dtype == np.float32
+    delta = float(np.abs(ours - reference).max())
+    flips = int(((ours > 0.5) != (reference > 0.5)).sum())
+    print(
+        f"\n{label}: max |dp| = {delta:.3g}; flagged at 0.5: ours {(ours > 0.5).sum()}, "
+        f"{against} {(reference > 0.5).sum()}, differing {flips}"
+    )
+    assert delta <= tolerance
+    assert flips == 0
