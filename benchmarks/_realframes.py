@@ -4,10 +4,8 @@ from pathlib import Path
 
 import numpy as np
 from astropy.io import fits
-from astropy.stats import sigma_clipped_stats
-from ccdproc import cosmicray_lacosmic
-from photutils.detection import DAOStarFinder
-from scipy import ndimage
+
+from astromask.simulate import _frame_hits
 
 REALDATA = Path(__file__).resolve().parents[2] / "shared" / "realdata"
 
@@ -51,38 +49,16 @@ def frames(folder=REALDATA, *, tracking=False):
 def find_hits(image):
     """Cut a frame's own cosmic-ray hits out as *hit shapes*.
 
-    L.A. Cosmic (``sigclip=4.5``) finds the candidates; a hit is kept when it
-    has 2 to 60 pixels, lies more than 10 pixels from every star that
+    `astromask.simulate.cosmic_rays_from_frame` with its defaults: L.A. Cosmic
+    (``sigclip=4.5``) finds the candidates; a hit is kept when it has 2 to 60
+    pixels, lies more than 10 pixels from every star that
     `~photutils.detection.DAOStarFinder` finds (15 sigma), and peaks more than
     10 sigma above the local 5x5 median.  A shape is the hit's excess over
     that median (in the image's unit, clipped at 0) inside its footprint.
 
-    Returns ``(hits, crmask, sources, median, std)``: the shapes, L.A.
-    Cosmic's mask, the star table (or `None`), and the frame's clipped
-    median and standard deviation.
+    Returns ``(hits, crmask, sources, median, std)``: the shapes (2-D value
+    arrays, 0 outside the footprint), L.A. Cosmic's mask, the star table (or
+    `None`), and the frame's clipped median and standard deviation.
     """
-    _, crmask = cosmicray_lacosmic(image, sigclip=4.5, gain=1.0, readnoise=5.0, satlevel=1e9)
-    dirty = ndimage.binary_dilation(crmask, iterations=1)
-    _, median, std = sigma_clipped_stats(image, mask=dirty, sigma=3)
-    finder = DAOStarFinder(fwhm=3.0, threshold=15 * std, exclude_border=True)
-    sources = finder(image - median, mask=dirty)
-    if sources is not None:
-        xy = np.transpose([sources["xcentroid"], sources["ycentroid"]])
-    else:
-        xy = np.zeros((0, 2))
-    local = ndimage.median_filter(np.where(dirty, np.nan, image), size=5, mode="nearest")
-    local = np.where(np.isnan(local), median, local)
-    labels, _ = ndimage.label(crmask, structure=np.ones((3, 3)))
-    hits = []
-    for index, box in enumerate(ndimage.find_objects(labels), start=1):
-        footprint = labels[box] == index
-        if not 2 <= footprint.sum() <= 60:
-            continue
-        cy = (box[0].start + box[0].stop) / 2
-        cx = (box[1].start + box[1].stop) / 2
-        if len(xy) and np.min(np.hypot(xy[:, 0] - cx, xy[:, 1] - cy)) < 10:
-            continue  # a star's core, not a hit
-        excess = np.where(footprint, image[box] - local[box], 0.0)
-        if excess.max() > 10 * std:
-            hits.append(np.clip(excess, 0, None))
-    return hits, crmask, sources, median, std
+    hits, crmask, sources, median, std = _frame_hits(image)
+    return [values for values, _ in hits], crmask, sources, median, std
