@@ -32,4 +32,15 @@ __all__ = [
     "probabilities",
     "track",
     "tracking_score",
+    "train",
 ]
+
+
+def __getattr__(name):
+    # astromask.train needs Keras at import: load it on first use only.
+    if name == "train":
+        from astromask.training import train
+
+        return train
+    msg = f"module 'astromask' has no attribute {name!r}"
+    raise AttributeError(msg)

@@ -256,7 +256,10 @@ def cosmicray_deepcr(
         ``"deepcr/WFC3-UVIS"``.  Cosmic-CoNN's:
         ``"cosmic-conn/ground_imaging"`` (trained on LCO frames from many
         telescopes), ``"cosmic-conn/NRES"`` (echelle spectra) or
-        ``"cosmic-conn/HST_ACS_WFC"``.  See `astromask.zoo.cosmic_ray_models`.
+        ``"cosmic-conn/HST_ACS_WFC"``.  Bhavanam et al.'s DECam networks:
+        ``"decam-attention/Att_Cosmic-CoNN"`` and its three siblings.  Or the
+        path of a ``.keras`` model written by `astromask.train`.  See
+        `astromask.zoo.cosmic_ray_models`.
     threshold : float, optional
         A pixel is a cosmic ray when its probability exceeds this (deepCR's
         default 0.5).
@@ -285,14 +288,9 @@ def cosmicray_deepcr(
         msg = f"threshold: must lie in [0, 1], got {threshold}"
         raise ValueError(msg)
 
-    from astromask.zoo import cosmic_ray_models
+    from astromask.zoo import cosmic_ray_spec
 
-    spec = cosmic_ray_models().get(model)
-    if spec is None:
-        msg = f"model: {model!r} is not a cosmic-ray network; choose among " + ", ".join(
-            cosmic_ray_models()
-        )
-        raise ValueError(msg)
+    spec = cosmic_ray_spec(model)
 
     def detect(electrons, bad, factor):
         # The DECam network was trained on ADU, the others on electrons.
@@ -320,7 +318,10 @@ def cosmicray_deepcr(
         dilate=dilate,
         name="cosmicray_deepcr",
         inpaint_kwargs=dict(batch_size=batch_size, device=device, progress=progress),
-        cards=[("AMCRMOD", model, "cosmic-ray network"), ("AMCRTHR", float(threshold), "")],
+        cards=[
+            ("AMCRMOD", str(model), "cosmic-ray network"),
+            ("AMCRTHR", float(threshold), ""),
+        ],
     )
 
 

@@ -11,6 +11,10 @@
     Find and clean cosmic rays (deepCR or MaxiMask, then inpainting): each
     2-D image HDU is written cleaned, followed by a ``CRMASK`` extension
     (uint8, 1 on cosmic rays); other HDUs are copied.
+``astromask train FRAME... --output MODEL.keras``
+    Train or fine-tune a cosmic-ray network on frames of your instrument,
+    with hits from dark frames or cut from the frames themselves injected on
+    the fly (`astromask.train`); the model file works as ``--detector``.
 ``astromask fetch``
     Download every pretrained weight file ahead of time.
 ``astromask demo``
@@ -439,6 +443,120 @@ def _cmd_cosmicray(args):
 # fetch, demo
 
 
+def _train_sources(paths, factor):
+    """``[((path, hdu), factor)]`` for every 2-D image HDU of the PATHs."""
+    from astropy.io import fits
+
+    sources = []
+    for path, only in expand_paths(paths):
+        if not path.is_file():
+            raise _Failure(f"{path}: no such file")
+        with fits.open(path) as hdul:
+            for index in _image_hdus(hdul, only):
+                if hdul[index].header.get("NAXIS") != 2:
+                    continue
+                header = hdul[index].header
+                value = _header_number(factor, header, "factor") if factor else 1.0
+                sources.append(((path, index), 1.0 if value is None else value))
+    if not sources:
+        raise _Failure(f"no 2-D image HDU in {' '.join(paths)}")
+    return sources
+
+
+def _read_source(source, factor):
+    from astropy.io import fits
+
+    path, index = source
+    with fits.open(path) as hdul:
+        return hdul[index].data.astype("float32") * factor
+
+
+def _cmd_train(args):
+    import numpy as np
+    from scipy import ndimage
+
+    from astromask import simulate, training, zoo
+
+    if Path(args.output).exists() and not args.overwrite:
+        print(f"astromask: error: {args.output} exists; pass --overwrite", file=sys.stderr)
+        return 1
+    try:
+        spec = zoo.cosmic_ray_spec(args.start)
+        sources = _train_sources(args.paths, args.factor)
+        held_out = _train_sources(args.validation, args.factor) if args.validation else None
+    except _Failure as err:
+        print(f"astromask: error: {err}", file=sys.stderr)
+        return 1
+    say = (lambda *a: None) if args.quiet else print
+    say(f"{len(sources)} training frames; {args.start} takes {spec.unit}s")
+    hits, ignore = [], []
+    for path in args.darks or []:
+        for source, factor in _train_sources([path], args.factor):
+            hits += simulate.cosmic_rays_from_dark(_read_source(source, factor))
+    if args.own_hits or not args.darks:
+        from ccdproc import cosmicray_lacosmic
+
+        for source, factor in sources + (held_out or []):
+            image = _read_source(source, factor)
+            if args.own_hits:
+                hits += simulate.cosmic_rays_from_frame(image)
+            # The frames' own hits are not in the truth: leave them out of the loss.
+            _, own = cosmicray_lacosmic(image, sigclip=4.5, gain=1.0, readnoise=5.0, satlevel=1e9)
+            ignore.append(ndimage.binary_dilation(own, iterations=1))
+    if not hits:
+        print("astromask: error: no cosmic-ray hits found to inject", file=sys.stderr)
+        return 1
+    say(f"{len(hits)} cosmic-ray hits to inject")
+    n = len(sources)
+    options = dict(
+        hits=hits,
+        tile=args.tile,
+        batch_size=args.batch_size or 8,
+        density=args.density,
+        weighting=None if args.weighting == "none" else "balanced",
+    )
+    data = training.TileDataset(
+        [s for s, _ in sources],
+        spec,
+        factor=[f for _, f in sources],
+        ignore=ignore[:n] if ignore else None,
+        steps=args.steps,
+        seed=args.seed,
+        **options,
+    )
+    if held_out is not None:
+        frames, factors, held_ignore = held_out, [f for _, f in held_out], ignore[n:] or None
+    else:  # other tiles and other injections of the same frames
+        frames, factors, held_ignore = sources, [f for _, f in sources], ignore[:n] or None
+    validation = training.TileDataset(
+        [s for s, _ in frames],
+        spec,
+        factor=factors,
+        ignore=held_ignore,
+        steps=args.validation_steps,
+        seed=args.seed + 1,
+        fixed=True,
+        positive_fraction=data.positive_fraction,
+        **options,
+    )
+    history = training.train(
+        data,
+        validation,
+        start=args.start,
+        output=args.output,
+        epochs=args.epochs,
+        learning_rate=args.learning_rate,
+        overwrite=args.overwrite,
+        seed=args.seed,
+        device=args.device,
+        verbose=0 if args.quiet else "auto",
+    )
+    best = min(history, key=lambda e: e.get("val_loss", np.inf))
+    rates = "  ".join(f"{k[4:]} {v:.3f}" for k, v in best.items() if k.startswith("val_tpr"))
+    say(f"wrote {args.output} (epoch {best['epoch']}: val_loss {best['val_loss']:.4g}  {rates})")
+    return 0
+
+
 def _cmd_fetch(args):
     from astromask import data
 
@@ -483,6 +601,23 @@ def _cmd_demo(args):
 
 # --------------------------------------------------------------------------
 # parser
+
+
+def _detector(names):
+    """argparse type of ``--detector``: a known name or a trained ``.keras`` file."""
+
+    def check(value):
+        if value in names:
+            return value
+        if value.endswith(".keras"):
+            if not Path(value).is_file():
+                msg = f"no trained model file {value!r}"
+                raise argparse.ArgumentTypeError(msg)
+            return value
+        msg = f"{value!r}: choose among {', '.join(names)}, or give a .keras file"
+        raise argparse.ArgumentTypeError(msg)
+
+    return check
 
 
 def _parser():
@@ -573,7 +708,11 @@ def _parser():
         "paths", nargs="+", metavar="PATH", help="FITS file, directory, .list file, or FILE[N]"
     )
     cosmicray.add_argument(
-        "--detector", default="deepcr/decam", choices=detectors, help="default deepcr/decam"
+        "--detector",
+        default="deepcr/decam",
+        type=_detector(detectors),
+        help=f"one of {', '.join(detectors)}, or a .keras file written by astromask train "
+        "(default deepcr/decam)",
     )
     cosmicray.add_argument(
         "--threshold", type=float, help="probability threshold (default: the detector's)"
@@ -598,6 +737,54 @@ def _parser():
     cosmicray.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     common(cosmicray)
     cosmicray.set_defaults(func=_cmd_cosmicray)
+
+    train = sub.add_parser(
+        "train",
+        help="train or fine-tune a cosmic-ray network on your frames",
+        description="Fit a cosmic-ray network to tiles of FITS frames with cosmic-ray hits "
+        "injected on the fly (from --darks, or cut from the frames with --own-hits), "
+        "and write it as a .keras file usable as --detector and model=.",
+    )
+    train.add_argument(
+        "paths",
+        nargs="+",
+        metavar="PATH",
+        help="training frames: FITS file, directory, .list file, or FILE[N]",
+    )
+    train.add_argument("--output", required=True, help="the .keras model file to write")
+    train.add_argument(
+        "--start",
+        default="decam-attention/Att_deepCR",
+        type=_detector([*cosmic_ray_models()]),
+        help="pretrained network or .keras file to start from (default decam-attention/Att_deepCR)",
+    )
+    train.add_argument("--darks", nargs="+", metavar="DARK", help="dark frames to cut hits from")
+    train.add_argument(
+        "--own-hits", action="store_true", help="also cut hits from the training frames"
+    )
+    train.add_argument(
+        "--factor",
+        help="multiply the data by this (number or header keyword, e.g. GAIN) to reach "
+        "the network's unit",
+    )
+    train.add_argument("--validation", nargs="+", metavar="PATH", help="held-out frames")
+    train.add_argument("--epochs", type=int, default=10, help="default 10")
+    train.add_argument("--steps", type=int, default=100, help="batches per epoch (default 100)")
+    train.add_argument(
+        "--validation-steps", type=int, default=10, help="held-out batches (default 10)"
+    )
+    train.add_argument("--tile", type=int, default=256, help="tile side (default 256)")
+    train.add_argument(
+        "--density", type=float, default=1 / 2000, help="injected hits per pixel (1/2000)"
+    )
+    train.add_argument("--learning-rate", type=float, help="Adam's initial rate")
+    train.add_argument(
+        "--weighting", choices=["balanced", "none"], default="balanced", help="loss weights"
+    )
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--overwrite", action="store_true", help="replace --output")
+    common(train)
+    train.set_defaults(func=_cmd_train)
 
     fetch = sub.add_parser("fetch", help="download all pretrained weights into the cache")
     fetch.add_argument("-q", "--quiet", action="store_true", help="no progress bars")

@@ -140,7 +140,9 @@ def probabilities(
         as deepCR 0.3.1 or cosmic-conn 0.6.1 does (bad pixels are first
         filled with the median of their neighbours; see
         `astromask.inference.cosmic_conn_probabilities` for how the
-        Cosmic-CoNN tiling differs from upstream's).
+        Cosmic-CoNN tiling differs from upstream's).  The DECam networks
+        ``"decam-attention/..."`` (`astromask.zoo.cosmic_ray_models`), or
+        the path of a ``.keras`` model written by `astromask.train`.
     priors : None, "default", dict or sequence of 14 floats, optional
         MaxiMask only.  Observing priors for the prior correction of
         Paillassa et al. (2020, sect. 5).  `None` (default) returns the
@@ -176,9 +178,9 @@ def probabilities(
     ((128, 128), dtype('float32'))
     """
     array, mask = _unpack(data)
-    from astromask.zoo import DEEPCR_MODELS, cosmic_ray_models
+    from astromask.zoo import DEEPCR_MODELS, cosmic_ray_models, is_trained_model
 
-    if model in cosmic_ray_models():
+    if is_trained_model(model) or model in cosmic_ray_models():
         if priors is not None:
             msg = (
                 "priors: only the MaxiMask classes take priors; leave priors=None for "

@@ -15,6 +15,7 @@ stride).  Images smaller than a tile are mirror-padded to the tile size.
 
 import contextlib
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -24,6 +25,7 @@ __all__ = [
     "TILINGS",
     "Tiling",
     "apply_priors",
+    "balanced_probability",
     "deepcr_probabilities",
     "pad_to_multiple",
     "predict_image",
@@ -371,8 +373,9 @@ def deepcr_probabilities(
     """
     from astromask import zoo
 
-    spec = zoo.DEEPCR_MODELS.get(model)
-    if spec is None or spec.kind != "mask":
+    spec = zoo.cosmic_ray_spec(model) if zoo.is_trained_model(model) else None
+    spec = spec or zoo.DEEPCR_MODELS.get(model)
+    if not isinstance(spec, zoo.DeepCRModel) or spec.kind != "mask":
         names = [n for n, s in zoo.DEEPCR_MODELS.items() if s.kind == "mask"]
         msg = f"model: {model!r} is not a deepCR mask model; choose among {', '.join(names)}"
         raise ValueError(msg)
@@ -481,12 +484,13 @@ def cosmic_conn_probabilities(
     """
     from astromask import zoo
 
-    if model not in zoo.COSMIC_CONN_MODELS:
+    spec = zoo.cosmic_ray_spec(model) if zoo.is_trained_model(model) else None
+    spec = spec or zoo.COSMIC_CONN_MODELS.get(model)
+    if not isinstance(spec, zoo.CosmicConnModel):
         msg = f"model: {model!r} is not a Cosmic-CoNN-type model; choose among " + ", ".join(
             zoo.COSMIC_CONN_MODELS
         )
         raise ValueError(msg)
-    spec = zoo.COSMIC_CONN_MODELS[model]
     img, _ = _fill_bad(image.astype(np.float32), bad)
     padded, pad = pad_to_multiple(img[None], 4)
     out = predict_unet(
@@ -507,20 +511,43 @@ def cosmic_ray_probabilities(image, bad=None, *, model, tiling=None, **kwargs):
 
     Dispatches to `deepcr_probabilities` or `cosmic_conn_probabilities`, with
     the model family's default tiling when ``tiling`` is `None`; other
-    keyword arguments are passed on.
+    keyword arguments are passed on.  ``model`` may also be the path of a
+    model written by `astromask.train`.
     """
     from astromask import zoo
 
-    if model in zoo.COSMIC_CONN_MODELS:
+    spec = zoo.cosmic_ray_spec(model)
+    if zoo.is_trained_model(model):
+        model = str(Path(model).resolve())
+    if isinstance(spec, zoo.CosmicConnModel):
         tiling = "cosmic-conn" if tiling is None else tiling
-        return cosmic_conn_probabilities(image, bad, model=model, tiling=tiling, **kwargs)
-    if model in zoo.DEEPCR_MODELS and zoo.DEEPCR_MODELS[model].kind == "mask":
+        out = cosmic_conn_probabilities(image, bad, model=model, tiling=tiling, **kwargs)
+    else:
         tiling = "deepcr" if tiling is None else tiling
-        return deepcr_probabilities(image, bad, model=model, tiling=tiling, **kwargs)
-    msg = f"model: {model!r} is not a cosmic-ray network; choose among " + ", ".join(
-        zoo.cosmic_ray_models()
-    )
-    raise ValueError(msg)
+        out = deepcr_probabilities(image, bad, model=model, tiling=tiling, **kwargs)
+    if spec.balanced_prior:  # trained with class-balanced weights
+        out = balanced_probability(out, spec.balanced_prior)
+    return out
+
+
+def balanced_probability(probabilities, positive_fraction):
+    """Map the output of a class-balanced network to calibrated probabilities.
+
+    Bayes' rule with the prior changed from one half (what the balanced
+    loss makes the network assume) to ``positive_fraction`` (the
+    cosmic-ray pixel fraction of the data), as MaxiMask's prior correction
+    (Paillassa et al. 2020, sect. 5): ``p' = p f / (p f + (1 - p)(1 - f))``.
+    The ranking of pixels, hence any ROC, is unchanged.
+
+    Examples
+    --------
+    >>> from astromask.inference import balanced_probability
+    >>> round(float(balanced_probability(0.5, 0.01)), 6)
+    0.01
+    """
+    p = np.asarray(probabilities, dtype=np.float32)
+    f = np.float32(positive_fraction)
+    return p * f / (p * f + (1 - p) * (1 - f))
 
 
 def _device_scope(device):

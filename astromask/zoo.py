@@ -24,9 +24,16 @@ __all__ = [
     "CosmicConnModel",
     "DEEPCR_MODELS",
     "DeepCRModel",
+    "TRAINED_FORMAT",
+    "build_network",
     "converted_weights",
     "cosmic_ray_models",
+    "cosmic_ray_spec",
+    "data_format",
     "get_model",
+    "is_trained_model",
+    "save_trained",
+    "trained_metadata",
     "weights_sha256",
 ]
 
@@ -52,6 +59,11 @@ class DeepCRModel:
         The unit of the images the network was trained on.
     description : str
         What the network was trained on.
+    balanced_prior : float
+        0 for a network trained with plain cross-entropy.  For one trained
+        with class-balanced weights (`astromask.training`), the cosmic-ray
+        pixel fraction of its training data: its output is mapped back to
+        probabilities with `astromask.inference.balanced_probability`.
     """
 
     kind: str
@@ -61,6 +73,7 @@ class DeepCRModel:
     standardize: bool
     unit: str
     description: str
+    balanced_prior: float = 0.0
 
 
 # Architectures and scales from deepCR 0.3.1's learned_models/__init__.py; the
@@ -121,6 +134,10 @@ class CosmicConnModel:
         Prefix of the state-dict keys.
     kind : str
         Always ``"mask"``: a cosmic-ray probability network.
+    hidden : int
+        Channels of the first level (32 in all the published networks).
+    balanced_prior : float
+        As for `DeepCRModel`.
     """
 
     norm: str
@@ -131,6 +148,8 @@ class CosmicConnModel:
     attention: bool = False
     prefix: str = ""
     kind: str = "mask"
+    hidden: int = 32
+    balanced_prior: float = 0.0
 
 
 # Cosmic-CoNN 0.6.1's inference_cr.init_model: group norm (8 groups, affine)
@@ -192,6 +211,211 @@ def cosmic_ray_models():
     return models
 
 
+def cosmic_ray_spec(model):
+    """Return the spec of a cosmic-ray network, registered or trained.
+
+    Parameters
+    ----------
+    model : str or path-like
+        A name of `cosmic_ray_models`, or the path of a ``.keras`` file
+        written by `astromask.train` (see `is_trained_model`).
+
+    Returns
+    -------
+    spec : `DeepCRModel` or `CosmicConnModel`
+        Architecture and input convention.
+
+    Raises
+    ------
+    ValueError
+        If ``model`` is neither.
+    """
+    if is_trained_model(model):
+        return trained_metadata(model)["spec"]
+    spec = cosmic_ray_models().get(model) if isinstance(model, str) else None
+    if spec is None:
+        msg = (
+            f"model: {model!r} is not a cosmic-ray network; give the path of a .keras file "
+            "written by astromask.train, or one of " + ", ".join(cosmic_ray_models())
+        )
+        raise ValueError(msg)
+    return spec
+
+
+TRAINED_FORMAT = "astromask-trained-model"
+"""str: the ``format`` entry of a trained model's ``astromask.json``."""
+_TRAINED_VERSION = 1
+_METADATA = "astromask.json"
+_METADATA_MAX = 4 << 20  # bytes: the metadata is a small JSON document
+
+
+def is_trained_model(model):
+    """Whether ``model`` names a trained model file rather than a registered model.
+
+    Any path-like object, or a string ending in ``.keras``, is taken as a
+    file; a missing one raises rather than falling back to a name.
+
+    Raises
+    ------
+    FileNotFoundError
+        If it looks like a file but does not exist.
+    """
+    if isinstance(model, os.PathLike) or (isinstance(model, str) and model.endswith(".keras")):
+        if not Path(model).is_file():
+            msg = f"model: no trained model file {str(model)!r}"
+            raise FileNotFoundError(msg)
+        return True
+    return False
+
+
+def _spec_from_dict(family, fields):
+    kinds = {"deepcr": DeepCRModel, "cosmic-conn": CosmicConnModel}
+    if family not in kinds or not isinstance(fields, dict):
+        msg = f"family: expected one of {sorted(kinds)} with a dict of fields, got {family!r}"
+        raise ValueError(msg)
+    cls = kinds[family]
+    known = set(cls.__dataclass_fields__)
+    unknown = set(fields) - known
+    if unknown:
+        msg = f"spec: unknown fields {sorted(unknown)} for a {cls.__name__}"
+        raise ValueError(msg)
+    for key, value in fields.items():
+        if not isinstance(value, (str, int, float, bool)):
+            msg = f"spec: field {key!r} must be a str, number or bool, got {type(value).__name__}"
+            raise ValueError(msg)
+    return cls(**fields)
+
+
+def _family(spec):
+    return "deepcr" if isinstance(spec, DeepCRModel) else "cosmic-conn"
+
+
+_metadata_cache = {}
+
+
+def trained_metadata(path):
+    """Read the astromask metadata of a trained ``.keras`` model file.
+
+    Only the JSON document ``astromask.json`` inside the Keras zip archive
+    is read; nothing in the file is executed.
+
+    Parameters
+    ----------
+    path : str or path-like
+        A model written by `astromask.train` (or `save_trained`).
+
+    Returns
+    -------
+    metadata : dict
+        ``"spec"`` (a `DeepCRModel` or `CosmicConnModel`: architecture and
+        input convention), ``"base"`` (the model it started from, or
+        `None`), ``"sha256"`` of the file, and what training recorded
+        (``"training"``: options, per-epoch ``"history"``, ...).
+
+    Raises
+    ------
+    ValueError
+        If the file is not a Keras archive with astromask metadata.
+    """
+    import json
+    import zipfile
+
+    path = Path(path)
+    stat = path.stat()
+    key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size)
+    if key in _metadata_cache:
+        return _metadata_cache[key]
+    hint = "write trained models with astromask.train or astromask.zoo.save_trained"
+    try:
+        with zipfile.ZipFile(path) as archive:
+            info = archive.getinfo(_METADATA)
+            if info.file_size > _METADATA_MAX:
+                msg = f"{path}: {_METADATA} is {info.file_size} bytes, too large to be metadata"
+                raise ValueError(msg)
+            meta = json.loads(archive.read(info).decode("utf-8"))
+    except (zipfile.BadZipFile, KeyError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        msg = f"{path}: not a trained astromask model ({err}); {hint}"
+        raise ValueError(msg) from err
+    if not isinstance(meta, dict) or meta.get("format") != TRAINED_FORMAT:
+        msg = f"{path}: {_METADATA} is not astromask model metadata; {hint}"
+        raise ValueError(msg)
+    if meta.get("version", 0) > _TRAINED_VERSION:
+        msg = f"{path}: written by a newer astromask (format {meta['version']}); upgrade astromask"
+        raise ValueError(msg)
+    meta = dict(meta)
+    meta["spec"] = _spec_from_dict(meta.get("family"), meta.get("spec"))
+    meta["sha256"] = _sha256(path)
+    _metadata_cache[key] = meta
+    return meta
+
+
+def save_trained(model, path, spec, *, base=None, training=None, overwrite=False):
+    """Save a cosmic-ray network in Keras' format with astromask's metadata.
+
+    The file is a regular ``.keras`` archive (``keras.saving.load_model``
+    opens it) with one more member, ``astromask.json``, holding ``spec``
+    and the training record; `astromask.probabilities`, the cosmic-ray
+    drop-ins and the command line take its path as ``model``.
+
+    Parameters
+    ----------
+    model : `keras.Model`
+        The network, in its inference form (batch norm folded), as the
+        builder of ``spec`` makes it.
+    path : str or path-like
+        Output file; must end in ``.keras``.
+    spec : `DeepCRModel` or `CosmicConnModel`
+        Architecture and input convention.
+    base : str, optional
+        The model training started from.
+    training : dict, optional
+        JSON-serialisable record of the training (options, history).
+    overwrite : bool, optional
+        Replace an existing file.
+    """
+    import dataclasses
+    import json
+    import zipfile
+
+    import keras
+
+    from astromask import __version__
+
+    path = Path(path)
+    if path.suffix != ".keras":
+        msg = f"path: a trained model is saved as a .keras file, got {str(path)!r}"
+        raise ValueError(msg)
+    if path.exists() and not overwrite:
+        msg = f"path: {str(path)!r} exists; pass overwrite=True to replace it"
+        raise FileExistsError(msg)
+    meta = {
+        "format": TRAINED_FORMAT,
+        "version": _TRAINED_VERSION,
+        "family": _family(spec),
+        "spec": dataclasses.asdict(spec),
+        "base": base,
+        "astromask": __version__,
+        "keras": keras.__version__,
+        "backend": keras.backend.backend(),
+        "training": training or {},
+    }
+    text = json.dumps(meta, indent=1, default=float)
+
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".keras")
+    os.close(fd)
+    try:
+        model.save(tmp)
+        with zipfile.ZipFile(tmp, "a") as archive:
+            archive.writestr(_METADATA, text)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
 _CONVERTED_VERSION = 2  # bump when a converter's output changes
 _models = {}
 _lock = threading.Lock()
@@ -228,35 +452,72 @@ def _convert(model, paths):
     return convert_weights(tensors)
 
 
-def _build(model, input_shape, backend):
-    """A model with random weights, laid out for the backend."""
-    # PyTorch convolves channels-first; the others channels-last.
-    fmt = "channels_first" if backend == "torch" else "channels_last"
-    if model in DEEPCR_MODELS:
+def build_network(spec, input_shape, *, data_format, training=False, name="network"):
+    """Build the UNet of a cosmic-ray network spec, with random weights.
+
+    Parameters
+    ----------
+    spec : `DeepCRModel` or `CosmicConnModel`
+        The architecture.
+    input_shape : tuple of int
+        ``(height, width)`` of the input tiles.
+    data_format : {"channels_last", "channels_first"}
+        Internal layout.
+    training : bool, optional
+        With batch normalisation layers (the form upstream trains) instead
+        of the inference form, where they are folded into the kernels.
+    name : str, optional
+        Model name.
+    """
+    if isinstance(spec, DeepCRModel):
         from astromask.models.deepcr import build_deepcr
 
-        spec = DEEPCR_MODELS[model]
         return build_deepcr(
             input_shape,
             depth=spec.depth,
             hidden=spec.hidden,
             in_channels=1 if spec.kind == "mask" else 2,
             sigmoid=spec.kind == "mask",
-            data_format=fmt,
-            name=model.replace("/", "_"),
+            batchnorm=training,
+            data_format=data_format,
+            name=name,
         )
-    if model in COSMIC_CONN_MODELS:
-        from astromask.models.cosmic_conn import build_cosmic_conn
+    from astromask.models.cosmic_conn import build_cosmic_conn
 
+    if spec.norm == "group":
+        norm = "group"
+    else:
+        norm = "batch" if training else None
+    return build_cosmic_conn(
+        input_shape,
+        norm=norm,
+        affine=spec.affine,
+        attention=spec.attention,
+        hidden=spec.hidden,
+        data_format=data_format,
+        name=name,
+    )
+
+
+def data_format(backend):
+    """The internal layout astromask builds networks in for a Keras backend.
+
+    PyTorch convolves channels-first; the others channels-last.
+    """
+    return "channels_first" if backend == "torch" else "channels_last"
+
+
+def _build(model, input_shape, backend):
+    """A model with random weights, laid out for the backend."""
+    fmt = data_format(backend)
+    if model in DEEPCR_MODELS:
+        spec = DEEPCR_MODELS[model]
+    elif model in COSMIC_CONN_MODELS:
         spec = COSMIC_CONN_MODELS[model]
-        return build_cosmic_conn(
-            input_shape,
-            norm="group" if spec.norm == "group" else None,
-            affine=spec.affine,
-            attention=spec.attention,
-            data_format=fmt,
-            name=model.replace("/", "_"),
-        )
+    else:
+        spec = None
+    if spec is not None:
+        return build_network(spec, input_shape, data_format=fmt, name=model.replace("/", "_"))
     if model == "maximask":
         from astromask.models.maximask import build_maximask
 
@@ -274,6 +535,8 @@ def _build(model, input_shape, backend):
 
 def weights_sha256(model):
     """Return the SHA-256 of a model's main weight file (recorded in headers)."""
+    if is_trained_model(model):
+        return trained_metadata(model)["sha256"]
     return data.model_files(model)[-1].sha256
 
 
@@ -344,12 +607,51 @@ def get_model(model, input_shape, *, progress=False):
     """
     import keras
 
-    key = (model, tuple(int(v) for v in input_shape), keras.backend.backend())
+    shape = tuple(int(v) for v in input_shape)
+    if is_trained_model(model):
+        return _trained_model(model, shape)
+    key = (model, shape, keras.backend.backend())
     with _lock:
         if key not in _models:
             from astromask.convert.common import assign_weights
 
             net = _build(*key)
             assign_weights(net, converted_weights(model, progress=progress))
+            _models[key] = net
+        return _models[key]
+
+
+def _trained_model(path, shape):
+    """A trained model file's network, rebuilt for ``shape`` on this backend.
+
+    The file is opened with ``keras.saving.load_model(safe_mode=True)``
+    (no code from it runs) and its weights copied, layer by layer, into the
+    network its spec builds: the file was saved at its training tile size
+    and perhaps on another backend's layout.
+    """
+    import keras
+
+    import astromask.models.layers  # noqa: F401  (registers the custom layers)
+
+    meta = trained_metadata(path)
+    key = (meta["sha256"], shape, keras.backend.backend())
+    with _lock:
+        if key not in _models:
+            try:
+                saved = keras.saving.load_model(path, compile=False, safe_mode=True)
+            except Exception as err:
+                msg = f"model: cannot load {str(path)!r} with Keras ({err})"
+                raise ValueError(msg) from err
+            net = build_network(
+                meta["spec"], shape, data_format=data_format(keras.backend.backend())
+            )
+            for layer in net.layers:
+                if layer.weights:
+                    try:
+                        source = saved.get_layer(layer.name)
+                    except ValueError as err:
+                        msg = f"model: {str(path)!r} has no layer {layer.name!r} its spec needs"
+                        raise ValueError(msg) from err
+                    layer.set_weights(source.get_weights())
             _models[key] = net
         return _models[key]

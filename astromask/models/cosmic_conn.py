@@ -47,8 +47,21 @@ def _group_norm(groups, name, fmt, affine):
     return GroupNorm(groups, epsilon=_GN_EPS, affine=affine, data_format=fmt, name=name)
 
 
+def _norm(norm, groups, name, fmt, affine):
+    """The normalisation layer of a block: group norm, batch norm or none."""
+    if norm == "group":
+        return _group_norm(groups, name, fmt, affine)
+    if norm == "batch":
+        # torch's BatchNorm2d defaults (eps 1e-5); deepCR trains with a running
+        # average momentum of 0.005, which is Keras's 0.995.
+        return keras.layers.BatchNormalization(
+            axis=1 if fmt == "channels_first" else -1, momentum=0.995, epsilon=1e-5, name=name
+        )
+    return None
+
+
 def _double_conv(x, filters, name, fmt, norm, groups, affine):
-    shared = _group_norm(groups, f"{name}_norm", fmt, affine) if norm == "group" else None
+    shared = _norm(norm, groups, f"{name}_norm", fmt, affine)
     for i in (1, 2):
         x = keras.layers.Conv2D(
             filters,
@@ -73,15 +86,16 @@ def _attention_gate(gate, skip, name, fmt, norm, groups, affine):
     single group, so it normalises the whole map.
     """
     coefficients = int(skip.shape[1 if fmt == "channels_first" else -1]) // 2
-    shared = _group_norm(groups, f"{name}_norm", fmt, affine) if norm == "group" else None
+    shared = _norm(norm, groups, f"{name}_norm", fmt, affine)
     terms = []
     for part, x in (("gate", gate), ("skip", skip)):
         x = keras.layers.Conv2D(coefficients, 1, data_format=fmt, name=f"{name}_{part}")(x)
         terms.append(shared(x) if shared is not None else x)
     x = keras.layers.ReLU(name=f"{name}_relu")(keras.layers.Add(name=f"{name}_add")(terms))
     x = keras.layers.Conv2D(1, 1, data_format=fmt, name=f"{name}_psi")(x)
-    if norm == "group":
-        x = _group_norm(1, f"{name}_psi_norm", fmt, affine)(x)
+    psi_norm = _norm(norm, 1, f"{name}_psi_norm", fmt, affine)
+    if psi_norm is not None:
+        x = psi_norm(x)
     psi = keras.layers.Activation("sigmoid", name=f"{name}_sigmoid")(x)
     return keras.layers.Multiply(name=f"{name}_apply")([skip, psi])
 
@@ -103,10 +117,13 @@ def build_cosmic_conn(
     ----------
     tile_shape : tuple of int, optional
         ``(height, width)`` of the input tiles, multiples of 4.
-    norm : {"group", None}, optional
+    norm : {"group", "batch", None}, optional
         ``"group"``: a shared `~astromask.models.layers.GroupNorm` in each
         double convolution (``ground_imaging``, ``NRES``).  `None`: plain
-        convolutions with ReLU (``HST_ACS_WFC``, batch norm folded).
+        convolutions with ReLU (``HST_ACS_WFC``, batch norm folded), the
+        inference form of the batch-norm networks.  ``"batch"``: a shared
+        ``BatchNormalization`` instead, for training them (`astromask.train`
+        folds it into the kernels when its statistics are frozen).
     groups : int, optional
         Groups of the group normalisation.
     affine : bool, optional
@@ -136,10 +153,8 @@ def build_cosmic_conn(
     >>> net.output_shape
     (None, 64, 64, 1)
     """
-    if norm not in ("group", None):
-        msg = (
-            f"norm: expected 'group' or None (batch norm is folded into the kernels), got {norm!r}"
-        )
+    if norm not in ("group", "batch", None):
+        msg = f"norm: expected 'group', 'batch' or None, got {norm!r}"
         raise ValueError(msg)
     height, width = (int(v) for v in tile_shape)
     if height % 4 or width % 4:

@@ -22,11 +22,25 @@ import keras
 __all__ = ["build_deepcr"]
 
 
-def _double_conv(x, filters, name, fmt):
+def _double_conv(x, filters, name, fmt, batchnorm=False):
     for i in (1, 2):
         x = keras.layers.Conv2D(
-            filters, 3, padding="same", activation="relu", data_format=fmt, name=f"{name}_conv{i}"
+            filters,
+            3,
+            padding="same",
+            activation=None if batchnorm else "relu",
+            data_format=fmt,
+            name=f"{name}_conv{i}",
         )(x)
+        if batchnorm:
+            # deepCR's BatchNorm2d(momentum=0.005) is Keras's momentum 0.995.
+            x = keras.layers.BatchNormalization(
+                axis=1 if fmt == "channels_first" else -1,
+                momentum=0.995,
+                epsilon=1e-5,
+                name=f"{name}_bn{i}",
+            )(x)
+            x = keras.layers.ReLU(name=f"{name}_relu{i}")(x)
     return x
 
 
@@ -37,6 +51,7 @@ def build_deepcr(
     hidden=32,
     in_channels=1,
     sigmoid=True,
+    batchnorm=False,
     data_format=None,
     name="deepcr",
 ):
@@ -56,6 +71,10 @@ def build_deepcr(
         image and the mask).
     sigmoid : bool, optional
         End with a sigmoid (mask networks) or not (inpainting).
+    batchnorm : bool, optional
+        Put a batch normalisation (``{block}_bn{i}``) after each 3x3
+        convolution, as upstream trains; `False` (default) is the inference
+        form, with batch norm folded into the kernels.
     data_format : {"channels_last", "channels_first"}, optional
         Internal layout (default: Keras's ``image_data_format()``).  Inputs
         and outputs are channels-last either way.
@@ -83,11 +102,11 @@ def build_deepcr(
     if fmt == "channels_first":
         x = keras.layers.Permute((3, 1, 2), name="to_channels_first")(x)
 
-    skips = [_double_conv(x, hidden, "inc", fmt)]
+    skips = [_double_conv(x, hidden, "inc", fmt, batchnorm)]
     x = skips[0]
     for level in range(1, depth):
         x = keras.layers.MaxPooling2D(2, data_format=fmt, name=f"down{level}_pool")(x)
-        x = _double_conv(x, hidden * 2**level, f"down{level}", fmt)
+        x = _double_conv(x, hidden * 2**level, f"down{level}", fmt, batchnorm)
         skips.append(x)
     # Upstream names the decoder blocks up8 (last) and up7 (the one before).
     for level in range(depth - 1, 0, -1):
@@ -99,7 +118,7 @@ def build_deepcr(
         x = keras.layers.Concatenate(axis=channel_axis, name=f"{block}_concat")(
             [skips[level - 1], x]
         )
-        x = _double_conv(x, filters, block, fmt)
+        x = _double_conv(x, filters, block, fmt, batchnorm)
     outputs = keras.layers.Conv2D(
         1, 1, activation="sigmoid" if sigmoid else None, data_format=fmt, name="outc"
     )(x)
