@@ -11,6 +11,7 @@ try:
 except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0.0.0.dev0"
 
+from astromask.batch import flag_files
 from astromask.ccdproc_compat import cosmicray_deepcr, cosmicray_maximask
 from astromask.classes import CLASS_NAMES, CLASSES, decode_flags
 from astromask.core import flag, inpaint, probabilities, track, tracking_score
@@ -28,6 +29,7 @@ __all__ = [
     "estimate_priors",
     "fetch_all",
     "flag",
+    "flag_files",
     "inpaint",
     "probabilities",
     "track",

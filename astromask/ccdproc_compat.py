@@ -245,6 +245,7 @@ def cosmicray_deepcr(
     batch_size=None,
     device=None,
     progress=None,
+    precision=None,
 ):
     """Find and clean cosmic rays with a deepCR-style network (drop-in for L.A. Cosmic).
     {common}
@@ -272,8 +273,9 @@ def cosmicray_deepcr(
     dilate : int, optional
         Grow the cosmic-ray mask by this many pixels (8-connected) before
         cleaning, to catch the faint edges of hits.
-    tiling, batch_size, device, progress
-        As in `astromask.probabilities`.
+    tiling, batch_size, device, progress, precision
+        As in `astromask.probabilities` (``precision`` applies to the
+        detection network).
     {returns}
     Examples
     --------
@@ -303,6 +305,7 @@ def cosmicray_deepcr(
             batch_size=batch_size,
             device=device,
             progress=progress,
+            precision=precision,
         )
         return probs > threshold
 
@@ -356,6 +359,7 @@ def cosmicray_maximask(
     batch_size=None,
     device=None,
     progress=None,
+    precision=None,
 ):
     """Find and clean cosmic rays with MaxiMask's CR class (drop-in for L.A. Cosmic).
     {common}
@@ -369,7 +373,7 @@ def cosmicray_maximask(
         How flagged pixels are replaced, as in `cosmicray_deepcr`.
     dilate : int, optional
         Grow the cosmic-ray mask by this many pixels before cleaning.
-    tiling, batch_size, device, progress
+    tiling, batch_size, device, progress, precision
         As in `astromask.flag`.
     {returns}
     Examples
@@ -404,7 +408,9 @@ def cosmicray_maximask(
             batch_size=batch_size,
             device=device,
             progress=progress,
-        )[cr : cr + 1]
+            precision=precision,
+            reduce=lambda p: p[cr : cr + 1],  # the CR channel alone is kept
+        )
         if prior is not None:
             probs = inference.apply_priors(probs, np.float32([prior]), index=[cr])
         return probs[0] > np.float32(level)

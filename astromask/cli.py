@@ -4,6 +4,8 @@
     MaxiMask masks for FITS files: every image HDU is processed (3-D cubes
     plane by plane), tables, 8-bit images (bad-pixel masks) and other HDUs
     are copied unchanged, and the output file has the input's HDU structure.
+    With ``--workers N`` or ``--scheduler ADDRESS`` the files are flagged in
+    parallel on a Dask cluster (`astromask.flag_files`).
 ``astromask track PATH...``
     MaxiTrack tracking-error probabilities: one row per image HDU and one per
     file (the mean over its 2-D HDUs), optionally written as ECSV.
@@ -135,37 +137,6 @@ def _read_config(value, name):
 # flag
 
 
-def _flag_hdu(data, args, classes_index):
-    """The output array and header cards of one image HDU."""
-    import numpy as np
-
-    import astromask
-    from astromask import classes as table
-    from astromask import core, inference
-
-    options = {"batch_size": args.batch_size, "device": args.device, "progress": args.progress}
-    names = [table.CLASS_NAMES[k] for k in classes_index]
-    if args.single_mask:
-        out = astromask.flag(
-            data, classes=names, priors=args.priors, thresholds=args.thresholds, **options
-        )
-        return out.flags, core.provenance_cards(
-            classes_index, args.priors, args.thresholds, tiling=None
-        ) + [("AMOUTPUT", "flags", "bit-coded flags, see AMB_* cards")]
-    probs = astromask.probabilities(data, priors=args.priors, **options)[classes_index]
-    if args.probabilities:
-        result, kind = probs.astype(np.float32), "probabilities"
-    else:
-        thresholds = core.resolve_thresholds(args.thresholds)[classes_index]
-        result, kind = inference.threshold(probs, thresholds).astype(np.uint8), "thresholded"
-    if result.ndim == 4:  # cube: (class, plane, y, x) -> (plane, class, y, x)
-        result = np.moveaxis(result, 0, 1)
-    cards = core.provenance_cards(classes_index, args.priors, args.thresholds)
-    cards.append(("AMOUTPUT", kind, "one plane per class, see AMCLSn"))
-    cards.extend((f"AMCLS{i}", name, f"class of plane {i}") for i, name in enumerate(names))
-    return result, cards
-
-
 def _rewrite_file(path, hdu_index, args, *, select, what, process):
     """Write the output file of one input: processed HDUs, the others copied.
 
@@ -208,43 +179,8 @@ def _rewrite_file(path, hdu_index, args, *, select, what, process):
     return out_path
 
 
-def _flag_file(path, hdu_index, args, classes_index):
-    from astropy.io import fits
-
-    def process(hdul, index, output):
-        hdu = hdul[index]
-        try:
-            result, cards = _flag_hdu(hdu.data, args, classes_index)
-        except (ValueError, TypeError) as err:
-            raise _Failure(f"HDU {index}: {err}") from err
-        header = fits.Header()
-        if hdu.name and hdu.name != "PRIMARY":
-            header["EXTNAME"] = (hdu.name, "name of the input HDU")
-        if hdu.ver and hdu.ver != 1:
-            header["EXTVER"] = hdu.ver
-        for key, value, comment in cards:
-            header[key] = (value, comment)
-        first = len(output) == 0
-        if args.compress and result.dtype.kind in "iu":
-            if first:
-                output.append(fits.PrimaryHDU())
-            output.append(fits.CompImageHDU(result, header=header))
-        elif first:
-            output.append(fits.PrimaryHDU(result, header=header))
-        else:
-            output.append(fits.ImageHDU(result, header=header))
-
-    return _rewrite_file(
-        path,
-        hdu_index,
-        args,
-        select=lambda hdu: True,
-        what="2-D or 3-D image HDU to flag",
-        process=process,
-    )
-
-
 def _cmd_flag(args):
+    from astromask import batch
     from astromask import classes as table
 
     args.priors = _read_config(args.priors, "priors")
@@ -252,13 +188,64 @@ def _cmd_flag(args):
     if args.single_mask and args.probabilities:
         raise SystemExit("astromask: error: --single-mask and --probabilities exclude each other")
     try:
-        classes_index = table.class_index(args.classes.split(",") if args.classes else None)
+        classes = args.classes.split(",") if args.classes else None
+        table.class_index(classes)
     except ValueError as err:
         raise SystemExit(f"astromask: error: --{err}") from None
     jobs = expand_paths(args.paths)
     if args.output and len(jobs) != 1:
         raise SystemExit("astromask: error: --output needs exactly one input file")
-    return _run_jobs(jobs, args, lambda path, hdu: _flag_file(path, hdu, args, classes_index))
+    options = {
+        "output": args.output,
+        "output_dir": args.output_dir,
+        "suffix": args.suffix,
+        "overwrite": args.overwrite,
+        "classes": classes,
+        "priors": args.priors,
+        "thresholds": args.thresholds,
+        "single_mask": args.single_mask,
+        "probabilities": args.probabilities,
+        "compress": args.compress,
+        "batch_size": args.batch_size,
+        "device": args.device,
+        "precision": args.precision,
+    }
+    if args.workers is not None or args.scheduler:
+        return _flag_on_cluster(jobs, args, options)
+
+    def work(path, hdu):
+        try:
+            return batch.flag_file(path, hdu, progress=args.progress, **options)
+        except batch.FlagError as err:
+            raise _Failure(str(err)) from err
+
+    return _run_jobs(jobs, args, work)
+
+
+def _flag_on_cluster(jobs, args, options):
+    """``flag --workers N`` or ``--scheduler ADDRESS``: the jobs as Dask tasks."""
+    from astromask import batch
+
+    if not jobs:
+        print("astromask: no input file found", file=sys.stderr)
+        return 1
+    try:
+        results = batch._run(
+            jobs,
+            client=args.scheduler,
+            workers=args.workers,
+            progress=not (args.quiet or len(jobs) < 2),
+            options=options,
+        )
+    except ImportError as err:
+        raise SystemExit(f"astromask: error: {err}") from None
+    for row, whole_file in zip(results, results["hdu"].mask):
+        label = row["input"] if whole_file else f"{row['input']}[{row['hdu']}]"
+        if row["status"] != "ok":
+            print(f"astromask: {label}: {row['error']}", file=sys.stderr)
+        elif not args.quiet:
+            print(f"{label} -> {row['output']}")
+    return 1 if any(results["status"] != "ok") else 0
 
 
 def _run_jobs(jobs, args, work):
@@ -395,6 +382,7 @@ def _cosmicray_file(path, hdu_index, args):
             "batch_size": args.batch_size,
             "device": args.device,
             "progress": args.progress,
+            "precision": args.precision,
         }
         if args.threshold is not None:
             options["threshold"] = args.threshold
@@ -620,6 +608,17 @@ def _detector(names):
     return check
 
 
+def _positive_int(value):
+    """argparse type of ``--workers``."""
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value!r}")
+    return number
+
+
 def _parser():
     from astromask.classes import CLASS_NAMES
 
@@ -679,6 +678,24 @@ def _parser():
         help="tile-compress integer outputs (an image in the primary HDU "
         "then moves to a compressed extension)",
     )
+    cluster = flag.add_mutually_exclusive_group()
+    cluster.add_argument(
+        "--workers",
+        type=_positive_int,
+        metavar="N",
+        help="flag files in parallel on a local Dask cluster of N worker processes",
+    )
+    cluster.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="flag files in parallel on the Dask cluster of this scheduler (tcp://host:port)",
+    )
+    flag.add_argument(
+        "--precision",
+        choices=["float32", "bfloat16", "float16"],
+        default="float32",
+        help="network compute precision (default float32)",
+    )
     common(flag)
     flag.set_defaults(func=_cmd_flag)
 
@@ -735,6 +752,12 @@ def _parser():
     cosmicray.add_argument("--output-dir", help="folder for the outputs (default: beside inputs)")
     cosmicray.add_argument("--suffix", default=".clean", help="added before .fits (default .clean)")
     cosmicray.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    cosmicray.add_argument(
+        "--precision",
+        choices=["float32", "bfloat16", "float16"],
+        default="float32",
+        help="detection network's compute precision (default float32)",
+    )
     common(cosmicray)
     cosmicray.set_defaults(func=_cmd_cosmicray)
 

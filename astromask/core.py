@@ -82,8 +82,14 @@ def resolve_thresholds(thresholds):
     )
 
 
-def _predict(array, mask, *, model, tiling, batch_size, device, progress):
-    """Raw network probabilities, class axis first, plane by plane for cubes."""
+def _predict(
+    array, mask, *, model, tiling, batch_size, device, progress, reduce=None, precision=None
+):
+    """Raw network probabilities, class axis first, plane by plane for cubes.
+
+    With ``reduce`` (see `astromask.inference.predict_image`), its per-pixel
+    result instead, ``(ny, nx)`` or ``(n_planes, ny, nx)``.
+    """
     planes = array[None] if array.ndim == 2 else array
     plane_masks = [None] * len(planes) if mask is None else (mask[None] if mask.ndim == 2 else mask)
     results = [
@@ -94,12 +100,14 @@ def _predict(array, mask, *, model, tiling, batch_size, device, progress):
             batch_size=batch_size,
             device=device,
             progress=progress,
+            reduce=reduce,
+            precision=precision,
         )
         for plane, plane_mask in zip(planes, plane_masks)
     ]
     if array.ndim == 2:
         return results[0]
-    return np.stack(results, axis=1)
+    return np.stack(results, axis=0 if reduce is not None else 1)
 
 
 def _planes(array, mask):
@@ -119,6 +127,7 @@ def probabilities(
     batch_size=None,
     device=None,
     progress=None,
+    precision=None,
 ):
     """Per-pixel probabilities from the MaxiMask or a deepCR network.
 
@@ -160,6 +169,11 @@ def probabilities(
         Keras device, for example ``"cpu"`` or ``"gpu:0"``.
     progress : bool, optional
         Progress bar over tiles; `None` shows one on a terminal only.
+    precision : {"float32", "bfloat16", "float16"}, optional
+        Compute precision of the network (default float32).  The 16-bit
+        precisions keep float32 weights and return float32 results; whether
+        they are faster depends on the hardware and backend.  See
+        :doc:`/performance` for their speed and deviation.
 
     Returns
     -------
@@ -196,6 +210,7 @@ def probabilities(
                 batch_size=batch_size,
                 device=device,
                 progress=progress,
+                precision=precision,
             )
             for plane, plane_mask in _planes(array, mask)
         ]
@@ -217,6 +232,7 @@ def probabilities(
         batch_size=batch_size,
         device=device,
         progress=progress,
+        precision=precision,
     )
     if prior_values is not None:
         result = inference.apply_priors(result, prior_values)
@@ -333,7 +349,7 @@ def _set_card(meta, key, value, comment):
         meta[key] = value
 
 
-def provenance_cards(index, priors, thresholds, *, mask_classes=(), tiling=None):
+def provenance_cards(index, priors, thresholds, *, mask_classes=(), tiling=None, precision=None):
     """FITS cards telling how flags were made: ``[(key, value, comment), ...]``.
 
     Parameters
@@ -346,7 +362,7 @@ def provenance_cards(index, priors, thresholds, *, mask_classes=(), tiling=None)
         As given to `flag`.
     mask_classes : sequence of int, optional
         Indices of the classes put into the mask.
-    tiling : optional
+    tiling, precision : optional
         As given to `flag`.
     """
     from astromask import __version__, zoo
@@ -360,6 +376,7 @@ def provenance_cards(index, priors, thresholds, *, mask_classes=(), tiling=None)
         ("AMMODEL", "maximask", "astromask network for FLAGS"),
         ("AMWHASH", zoo.weights_sha256("maximask"), ""),  # 64 hex digits: no room left
         ("AMTILE", f"{tile.size}/{tile.margin}", "tile size/margin (px)"),
+        ("AMPREC", zoo.check_precision(precision), "network compute precision"),
         ("AMPRIOR", prior_kind, "prior correction (Paillassa+2020 s.5)"),
         (
             "AMMASK",
@@ -387,6 +404,7 @@ def flag(
     batch_size=None,
     device=None,
     progress=None,
+    precision=None,
 ):
     """Flag contaminated pixels with the MaxiMask network.
 
@@ -409,8 +427,10 @@ def flag(
         Classes that go into ``mask``.  Default: every selected class except
         fringes (FR), nebulosity (NEB), bright background (BBG) and background
         (BG), which describe the sky rather than defects.
-    tiling, batch_size, device, progress
-        As in `probabilities`.
+    tiling, batch_size, device, progress, precision
+        As in `probabilities`.  The frame's probabilities are thresholded
+        tile by tile, so memory stays a few bytes per pixel whatever the
+        frame's size.
 
     Returns
     -------
@@ -421,9 +441,9 @@ def flag(
           (see `astromask.classes`; BG carries no bit);
         - ``mask``: the input mask OR the pixels of ``mask_classes``;
         - ``meta``: cards ``AMVERS`` (astromask version), ``AMMODEL``,
-          ``AMWHASH`` (weights SHA-256), ``AMTILE``, ``AMPRIOR``, ``AMMASK``,
-          and per class ``AMP_<name>`` (prior), ``AMT_<name>`` (threshold) and
-          ``AMB_<name>`` (bit value).
+          ``AMWHASH`` (weights SHA-256), ``AMTILE``, ``AMPREC`` (compute
+          precision), ``AMPRIOR``, ``AMMASK``, and per class ``AMP_<name>``
+          (prior), ``AMT_<name>`` (threshold) and ``AMB_<name>`` (bit value).
 
     Examples
     --------
@@ -452,7 +472,21 @@ def flag(
     result = _as_ccddata(ccd)
     array, mask = _unpack(result)
 
-    probs = _predict(
+    # Each tile is prior-corrected and thresholded as it comes out of the
+    # network, into one bit per selected class (bit 2**k for class k, BG's
+    # included): the frame's probabilities are never all in memory.
+    tile_priors = None if prior_values is None else prior_values[index]
+    tile_thresholds = threshold_values[index]
+    class_bits = (np.uint16(1) << np.asarray(index, dtype=np.uint16)).reshape(-1, 1, 1)
+
+    def reduce(probs):
+        probs = probs[index]
+        if tile_priors is not None:
+            probs = inference.apply_priors(probs, tile_priors, index=index)
+        above = inference.threshold(probs, tile_thresholds)
+        return np.bitwise_or.reduce(np.where(above, class_bits, np.uint16(0)), axis=0)
+
+    codes = _predict(
         array,
         mask,
         model="maximask",
@@ -460,26 +494,23 @@ def flag(
         batch_size=batch_size,
         device=device,
         progress=progress,
+        precision=precision,
+        reduce=reduce,
     )
-    probs = probs[index]
-    if prior_values is not None:
-        probs = inference.apply_priors(probs, prior_values[index], index=index)
-    above = inference.threshold(probs, threshold_values[index])
-    del probs
-
-    flags = np.zeros(array.shape, dtype=np.uint16)
-    bad = np.zeros(array.shape, dtype=bool) if mask is None else mask.copy()
-    for row, k in enumerate(index):
-        bit = class_table.CLASSES[k].bit
-        if bit is not None:
-            flags[above[row]] |= np.uint16(bit)
-        if k in mask_index:
-            bad |= above[row]
+    flag_bits = sum(
+        class_table.CLASSES[k].bit for k in index if class_table.CLASSES[k].bit is not None
+    )
+    flags = codes & np.uint16(flag_bits)
+    mask_bits = np.uint16(sum(1 << k for k in mask_index))
+    bad = (codes & mask_bits) != 0
+    del codes
+    if mask is not None:
+        bad |= mask
     result.flags = flags
     result.mask = bad
 
     for key, value, comment in provenance_cards(
-        index, priors, thresholds, mask_classes=mask_index, tiling=tiling
+        index, priors, thresholds, mask_classes=mask_index, tiling=tiling, precision=precision
     ):
         _set_card(result.meta, key, value, comment)
     return result

@@ -139,7 +139,15 @@ def _progress_bar(total, progress, desc):
 
 
 def predict_image(
-    image, *, model="maximask", tiling=None, batch_size=None, device=None, progress=None
+    image,
+    *,
+    model="maximask",
+    tiling=None,
+    batch_size=None,
+    device=None,
+    progress=None,
+    reduce=None,
+    precision=None,
 ):
     """Run a segmentation network over a normalised 2-D image.
 
@@ -158,11 +166,19 @@ def predict_image(
         choice.
     progress : bool, optional
         Show a progress bar over tiles; `None` shows it on a terminal only.
+    reduce : callable, optional
+        Applied to each tile's ``(n_classes, h, w)`` float32 probabilities,
+        returning an ``(h, w)`` array (for example thresholded, bit-coded
+        flags): the result is then the ``(ny, nx)`` map of those, and the
+        whole frame's probabilities are never held in memory.
+    precision : {"float32", "bfloat16", "float16"}, optional
+        Compute precision (see `astromask.zoo.PRECISIONS`); default float32.
 
     Returns
     -------
     probabilities : `numpy.ndarray`
-        float32 array of shape ``(n_classes, ny, nx)``.
+        float32 array of shape ``(n_classes, ny, nx)``, or with ``reduce``
+        an ``(ny, nx)`` array of its dtype.
     """
     from astromask import zoo
 
@@ -176,20 +192,23 @@ def predict_image(
         padded = np.pad(image, pad, mode="symmetric")
     ys, xs = tiling.starts(height), tiling.starts(width)
     coords = [(y, x) for y in ys for x in xs]
-    net = zoo.get_model(model, (size, size), progress=bool(progress))
+    net = zoo.get_model(model, (size, size), progress=bool(progress), precision=precision)
     out = None
     with _device_scope(device), _progress_bar(len(coords), progress, model) as bar:
         for first in range(0, len(coords), batch_size):
             batch = coords[first : first + batch_size]
             tiles = np.stack([padded[y : y + size, x : x + size] for y, x in batch])
-            result = np.asarray(net.predict_on_batch(tiles[..., None]))
-            if out is None:
-                out = np.empty((result.shape[-1], height, width), dtype=np.float32)
+            result = np.asarray(net.predict_on_batch(tiles[..., None]), dtype=np.float32)
             for (y, x), tile in zip(batch, result):
                 y0, y1 = tiling.span(y, height)
                 x0, x1 = tiling.span(x, width)
                 y1, x1 = min(y1, height), min(x1, width)
-                out[:, y0:y1, x0:x1] = np.moveaxis(tile[y0 - y : y1 - y, x0 - x : x1 - x], -1, 0)
+                part = np.moveaxis(tile[y0 - y : y1 - y, x0 - x : x1 - x], -1, 0)
+                if reduce is not None:
+                    part = np.asarray(reduce(part))
+                if out is None:
+                    out = np.empty((*part.shape[:-2], height, width), dtype=part.dtype)
+                out[..., y0:y1, x0:x1] = part
             bar.update(len(batch))
     return out
 
@@ -204,6 +223,7 @@ def predict_unet(
     progress=None,
     prepare=None,
     blend=None,
+    precision=None,
 ):
     """Run a deepCR or Cosmic-CoNN network over a whole image, tile by overlapping tile.
 
@@ -240,6 +260,8 @@ def predict_unet(
         output depends on the whole tile's statistics (group
         normalisation) then change smoothly from one tile to the next
         instead of jumping.
+    precision : {"float32", "bfloat16", "float16"}, optional
+        Compute precision (see `astromask.zoo.PRECISIONS`); default float32.
 
     Returns
     -------
@@ -259,7 +281,7 @@ def predict_unet(
         raise ValueError(msg)
     tile_h, tile_w = min(tiling.size, height), min(tiling.size, width)
     coords = [(y, x) for y in tiling.starts(height) for x in tiling.starts(width)]
-    net = zoo.get_model(model, (tile_h, tile_w), progress=bool(progress))
+    net = zoo.get_model(model, (tile_h, tile_w), progress=bool(progress), precision=precision)
     image = np.moveaxis(channels, 0, -1)
     if blend is not None:
         out = np.zeros((height, width), dtype=np.float32)
@@ -272,7 +294,7 @@ def predict_unet(
             tiles = np.stack([image[y : y + tile_h, x : x + tile_w] for y, x in batch])
             if prepare is not None:
                 tiles = prepare(tiles)
-            result = np.asarray(net.predict_on_batch(tiles))[..., 0]
+            result = np.asarray(net.predict_on_batch(tiles), dtype=np.float32)[..., 0]
             for (y, x), tile in zip(batch, result):
                 if blend is None:
                     y0, y1 = tiling.span(y, height)
@@ -343,6 +365,7 @@ def deepcr_probabilities(
     batch_size=None,
     device=None,
     progress=None,
+    precision=None,
 ):
     """Cosmic-ray probability of each pixel from a deepCR mask network.
 
@@ -363,7 +386,7 @@ def deepcr_probabilities(
         bool mask of pixels to ignore.
     model : str, optional
         A mask model of `astromask.zoo.DEEPCR_MODELS`.
-    tiling, batch_size, device, progress
+    tiling, batch_size, device, progress, precision
         See `predict_unet`.
 
     Returns
@@ -388,7 +411,13 @@ def deepcr_probabilities(
             img /= std
     padded, pad = pad_to_multiple(img[None], 4)
     out = predict_unet(
-        padded, model=model, tiling=tiling, batch_size=batch_size, device=device, progress=progress
+        padded,
+        model=model,
+        tiling=tiling,
+        batch_size=batch_size,
+        device=device,
+        progress=progress,
+        precision=precision,
     )
     return out[pad[0] :, pad[1] :]
 
@@ -431,6 +460,7 @@ def cosmic_conn_probabilities(
     batch_size=None,
     device=None,
     progress=None,
+    precision=None,
 ):
     """Cosmic-ray probability of each pixel from a Cosmic-CoNN network.
 
@@ -474,7 +504,7 @@ def cosmic_conn_probabilities(
     batch_size : int, optional
         Tiles per network call (default 1: a 1024x1024 tile already takes
         about 1 GB of activations).
-    device, progress
+    device, progress, precision
         See `predict_unet`.
 
     Returns
@@ -502,6 +532,7 @@ def cosmic_conn_probabilities(
         progress=progress,
         prepare=subtract_tile_median if spec.sky == "tile median" else None,
         blend=COSMIC_CONN_FIELD,
+        precision=precision,
     )
     return out[pad[0] :, pad[1] :]
 

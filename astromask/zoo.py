@@ -8,6 +8,7 @@ SHA-256 sidecar before use.  Built models are kept in memory per model, input
 shape and Keras backend.
 """
 
+import contextlib
 import os
 import tempfile
 import threading
@@ -24,8 +25,10 @@ __all__ = [
     "CosmicConnModel",
     "DEEPCR_MODELS",
     "DeepCRModel",
+    "PRECISIONS",
     "TRAINED_FORMAT",
     "build_network",
+    "check_precision",
     "converted_weights",
     "cosmic_ray_models",
     "cosmic_ray_spec",
@@ -589,17 +592,52 @@ def _atomic_write(path, write):
     return digest
 
 
-def get_model(model, input_shape, *, progress=False):
+PRECISIONS = {"float32": None, "bfloat16": "mixed_bfloat16", "float16": "mixed_float16"}
+"""dict of str to str: the ``precision`` options and their Keras dtype policies.
+
+Reduced precisions compute in 16 bits with float32 weights (Keras's
+"mixed" policies); outputs come back as float32."""
+
+
+def check_precision(precision):
+    """Return ``precision`` as a key of `PRECISIONS` (`None` is float32)."""
+    precision = "float32" if precision is None else precision
+    if precision not in PRECISIONS:
+        msg = f"precision: expected one of {', '.join(PRECISIONS)}, got {precision!r}"
+        raise ValueError(msg)
+    return precision
+
+
+@contextlib.contextmanager
+def _policy(precision):
+    """Build layers under the dtype policy of ``precision``."""
+    import keras
+
+    policy = PRECISIONS[precision]
+    if policy is None:
+        yield
+        return
+    old = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(policy)
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(old)
+
+
+def get_model(model, input_shape, *, progress=False, precision=None):
     """Return a model with its pretrained weights, built for ``input_shape``.
 
     Parameters
     ----------
-    model : str
-        Model name, for example ``"maximask"``.
+    model : str or path-like
+        Model name, for example ``"maximask"``, or a trained ``.keras`` file.
     input_shape : tuple of int
         ``(height, width)`` of the input tiles.
     progress : bool, optional
         Show download progress bars.
+    precision : {"float32", "bfloat16", "float16"}, optional
+        Compute precision (default float32); see `PRECISIONS`.
 
     Returns
     -------
@@ -608,20 +646,22 @@ def get_model(model, input_shape, *, progress=False):
     import keras
 
     shape = tuple(int(v) for v in input_shape)
+    precision = check_precision(precision)
     if is_trained_model(model):
-        return _trained_model(model, shape)
-    key = (model, shape, keras.backend.backend())
+        return _trained_model(model, shape, precision)
+    key = (model, shape, keras.backend.backend(), precision)
     with _lock:
         if key not in _models:
             from astromask.convert.common import assign_weights
 
-            net = _build(*key)
+            with _policy(precision):
+                net = _build(*key[:3])
             assign_weights(net, converted_weights(model, progress=progress))
             _models[key] = net
         return _models[key]
 
 
-def _trained_model(path, shape):
+def _trained_model(path, shape, precision="float32"):
     """A trained model file's network, rebuilt for ``shape`` on this backend.
 
     The file is opened with ``keras.saving.load_model(safe_mode=True)``
@@ -634,7 +674,7 @@ def _trained_model(path, shape):
     import astromask.models.layers  # noqa: F401  (registers the custom layers)
 
     meta = trained_metadata(path)
-    key = (meta["sha256"], shape, keras.backend.backend())
+    key = (meta["sha256"], shape, keras.backend.backend(), precision)
     with _lock:
         if key not in _models:
             try:
@@ -642,9 +682,10 @@ def _trained_model(path, shape):
             except Exception as err:
                 msg = f"model: cannot load {str(path)!r} with Keras ({err})"
                 raise ValueError(msg) from err
-            net = build_network(
-                meta["spec"], shape, data_format=data_format(keras.backend.backend())
-            )
+            with _policy(precision):
+                net = build_network(
+                    meta["spec"], shape, data_format=data_format(keras.backend.backend())
+                )
             for layer in net.layers:
                 if layer.weights:
                     try:

@@ -66,6 +66,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=2048)
     parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--json", action="store_true", help="also print the timings as JSON")
     args = parser.parse_args(argv)
 
     import keras
@@ -132,6 +133,8 @@ def main(argv=None):
     for name in ("ACS-WFC", "decam", "ACS-WFC+inpaint"):
         if name in upstream:
             print(f"{name}: astromask vs deepCR torch: {upstream[name] / ours[name]:.2f}x")
+    if args.json:
+        print(json.dumps({"lacosmic": lacosmic, "deepcr": upstream, "astromask": ours}))
     return 0
 
 

@@ -196,6 +196,55 @@ def test_batch_size_does_not_change_results():
     # with the same bound as the parity tests, not bit for bit.
     close = (np.abs(one - many) <= 1e-3).reshape(14, -1).mean(axis=1)
     assert close.min() >= 0.9995
-    np.testing.assert_array_equal(
-        astromask.probabilities(ccd, batch_size=16, progress=False), many
+    np.testing.assert_array_equal(astromask.probabilities(ccd, batch_size=16, progress=False), many)
+
+
+def test_mask_classes_may_include_background(frame):
+    out = astromask.flag(frame[0], classes=["CR", "BG"], mask_classes=["BG"], progress=False)
+    probs = astromask.probabilities(frame[0], priors="default", progress=False)
+    above = inference.threshold(probs, classes.default_thresholds())
+    np.testing.assert_array_equal(out.mask, above[classes.class_index(["BG"])[0]])
+    assert set(np.unique(out.flags).tolist()) <= {0, 1}  # BG carries no bit
+
+
+def test_flag_never_holds_the_frames_probabilities():
+    import tracemalloc
+
+    base, _ = simulated_frame((512, 512), seed=6)
+    astromask.flag(base.data[:400, :400], progress=False)  # the network is built
+    peaks = {}
+    for reps in (1, 2):
+        image = np.tile(base.data, (reps, reps))
+        tracemalloc.start()
+        try:
+            astromask.flag(image, batch_size=2, progress=False)  # same batches for both
+            peaks[image.size] = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+    (small, low), (large, high) = sorted(peaks.items())
+    per_pixel = (high - low) / (large - small)
+    print(f"\nflag's traced memory grows by {per_pixel:.1f} bytes per pixel")
+    # Tile batches take a fixed amount; what grows with the frame must stay
+    # far below the 56 bytes per pixel of 14 float32 probability planes.
+    assert per_pixel < 40
+
+
+@pytest.mark.parametrize("precision", ["bfloat16", "float16"])
+def test_reduced_precision_stays_close_to_float32(frame, flagged, precision):
+    full = astromask.probabilities(frame[0], priors="default", progress=False)
+    reduced = astromask.probabilities(
+        frame[0], priors="default", progress=False, precision=precision
     )
+    assert reduced.dtype == np.float32 and reduced.shape == full.shape
+    dp = np.abs(reduced - full)
+    out = astromask.flag(frame[0], progress=False, precision=precision)
+    changed = (out.flags != flagged.flags).mean()
+    print(f"\n{precision}: mean |dp| {dp.mean():.2g}, flags changed {100 * changed:.3f} %")
+    assert dp.mean() < 0.01
+    assert changed < 0.01
+    assert 0 < dp.max()  # it did compute in 16 bits
+
+
+def test_unknown_precision_is_refused(frame):
+    with pytest.raises(ValueError, match="precision: expected one of float32, bfloat16"):
+        astromask.flag(frame[0], precision="int8", progress=False)
