@@ -700,13 +700,7 @@ def train(
     """
     import datetime
 
-    output = Path(output)
-    if output.suffix != ".keras":
-        msg = f"output: a trained model is saved as a .keras file, got {str(output)!r}"
-        raise ValueError(msg)
-    if output.exists() and not overwrite:
-        msg = f"output: {str(output)!r} exists; pass overwrite=True to replace it"
-        raise FileExistsError(msg)
+    output = zoo.check_trained_output(output, overwrite=overwrite, name="output")
     if not isinstance(data, TileDataset):
         msg = f"data: expected a TileDataset, got {type(data).__name__}"
         raise TypeError(msg)

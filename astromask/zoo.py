@@ -29,6 +29,7 @@ __all__ = [
     "TRAINED_FORMAT",
     "build_network",
     "check_precision",
+    "check_trained_output",
     "converted_weights",
     "cosmic_ray_models",
     "cosmic_ray_spec",
@@ -352,6 +353,22 @@ def trained_metadata(path):
     return meta
 
 
+def check_trained_output(path, *, overwrite, name):
+    """Return ``path`` as a `~pathlib.Path` if a trained model may be written there.
+
+    It must end in ``.keras``, and exist only when ``overwrite`` is set;
+    ``name`` is the argument named in the error message.
+    """
+    path = Path(path)
+    if path.suffix != ".keras":
+        msg = f"{name}: a trained model is saved as a .keras file, got {str(path)!r}"
+        raise ValueError(msg)
+    if path.exists() and not overwrite:
+        msg = f"{name}: {str(path)!r} exists; pass overwrite=True to replace it"
+        raise FileExistsError(msg)
+    return path
+
+
 def save_trained(model, path, spec, *, base=None, training=None, overwrite=False):
     """Save a cosmic-ray network in Keras' format with astromask's metadata.
 
@@ -384,13 +401,7 @@ def save_trained(model, path, spec, *, base=None, training=None, overwrite=False
 
     from astromask import __version__
 
-    path = Path(path)
-    if path.suffix != ".keras":
-        msg = f"path: a trained model is saved as a .keras file, got {str(path)!r}"
-        raise ValueError(msg)
-    if path.exists() and not overwrite:
-        msg = f"path: {str(path)!r} exists; pass overwrite=True to replace it"
-        raise FileExistsError(msg)
+    path = check_trained_output(path, overwrite=overwrite, name="path")
     meta = {
         "format": TRAINED_FORMAT,
         "version": _TRAINED_VERSION,
