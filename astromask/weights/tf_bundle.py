@@ -12,6 +12,7 @@ untrusted input: every length, offset and shape is checked against the file
 before any array is made, and nothing is executed.
 """
 
+import math
 import struct
 
 import numpy as np
@@ -34,6 +35,8 @@ _TF_DTYPES = {
 _TABLE_MAGIC = 0xDB4775248B80FB57
 _FOOTER_SIZE = 48
 _BLOCK_TRAILER_SIZE = 5  # compression type byte + masked crc32c
+_MAX_DIMS = 32  # numpy's limit is 64; checkpoints hold at most 5
+_HINT = "the file is damaged or truncated; download it again (astromask fetch)"
 
 
 class BundleFormatError(ValueError):
@@ -44,9 +47,11 @@ def _varint(buf, pos):
     """Decode a protobuf/LevelDB varint at ``pos``; return (value, new_pos)."""
     result = 0
     shift = 0
+    start = pos
     while True:
         if pos >= len(buf):
-            raise BundleFormatError("truncated varint")
+            msg = f"varint at byte {start} truncated at byte {pos}"
+            raise BundleFormatError(msg)
         byte = buf[pos]
         pos += 1
         result |= (byte & 0x7F) << shift
@@ -54,7 +59,8 @@ def _varint(buf, pos):
             return result, pos
         shift += 7
         if shift > 63:
-            raise BundleFormatError("varint longer than 64 bits")
+            msg = f"varint at byte {start} is longer than 64 bits"
+            raise BundleFormatError(msg)
 
 
 def _proto_fields(buf):
@@ -71,58 +77,77 @@ def _proto_fields(buf):
             value, pos = _varint(buf, pos)
         elif wire == 1:
             if pos + 8 > len(buf):
-                raise BundleFormatError("truncated fixed64 field")
+                msg = f"fixed64 field {field} truncated at byte {len(buf)}"
+                raise BundleFormatError(msg)
             (value,) = struct.unpack_from("<Q", buf, pos)
             pos += 8
         elif wire == 2:
             length, pos = _varint(buf, pos)
-            if pos + length > len(buf):
-                raise BundleFormatError("truncated length-delimited field")
+            if length > len(buf) - pos:
+                msg = (
+                    f"field {field} of {length} bytes at byte {pos} runs past the "
+                    f"{len(buf)}-byte message"
+                )
+                raise BundleFormatError(msg)
             value = bytes(buf[pos : pos + length])
             pos += length
         elif wire == 5:
             if pos + 4 > len(buf):
-                raise BundleFormatError("truncated fixed32 field")
+                msg = f"fixed32 field {field} truncated at byte {len(buf)}"
+                raise BundleFormatError(msg)
             (value,) = struct.unpack_from("<I", buf, pos)
             pos += 4
         else:
-            raise BundleFormatError(f"unsupported protobuf wire type {wire}")
+            msg = f"unsupported protobuf wire type {wire} (field {field})"
+            raise BundleFormatError(msg)
         yield field, wire, value
+
+
+def _expect_wire(field, wire, expected, what):
+    """Refuse a field whose wire type is not the one its schema gives."""
+    if wire != expected:
+        msg = f"{what} (field {field}) has wire type {wire}, expected {expected}"
+        raise BundleFormatError(msg)
 
 
 def _parse_shape(buf):
     """Decode a TensorShapeProto into a tuple of ints."""
     dims = []
-    for field, _, value in _proto_fields(buf):
+    for field, wire, value in _proto_fields(buf):
         if field == 2:  # repeated Dim dim
+            _expect_wire(field, wire, 2, "tensor shape dimension")
             size = 0
-            for dfield, _, dvalue in _proto_fields(value):
+            for dfield, dwire, dvalue in _proto_fields(value):
                 if dfield == 1:
+                    _expect_wire(dfield, dwire, 0, "dimension size")
                     size = dvalue
             if size >= 2**63:  # int64 -1 encodes an unknown dimension
-                raise BundleFormatError("tensor shape has an unknown dimension")
+                msg = "tensor shape has an unknown (negative) dimension"
+                raise BundleFormatError(msg)
             dims.append(size)
+            if len(dims) > _MAX_DIMS:
+                msg = f"tensor shape has over {_MAX_DIMS} dimensions"
+                raise BundleFormatError(msg)
         elif field == 3 and value:
-            raise BundleFormatError("tensor shape has unknown rank")
+            msg = "tensor shape has unknown rank"
+            raise BundleFormatError(msg)
     return tuple(dims)
 
 
 def _parse_entry(buf):
     """Decode a BundleEntryProto into a dict."""
     entry = {"dtype": 0, "shape": (), "shard_id": 0, "offset": 0, "size": 0}
-    for field, _, value in _proto_fields(buf):
-        if field == 1:
-            entry["dtype"] = value
+    names = {1: "dtype", 3: "shard_id", 4: "offset", 5: "size"}
+    for field, wire, value in _proto_fields(buf):
+        if field in names:
+            _expect_wire(field, wire, 0, names[field])
+            entry[names[field]] = value
         elif field == 2:
+            _expect_wire(field, wire, 2, "shape")
             entry["shape"] = _parse_shape(value)
-        elif field == 3:
-            entry["shard_id"] = value
-        elif field == 4:
-            entry["offset"] = value
-        elif field == 5:
-            entry["size"] = value
         elif field == 7:
-            raise BundleFormatError("sliced (partitioned) variables are not supported")
+            msg = "sliced (partitioned) variables are not supported"
+            raise BundleFormatError(msg)
     return entry
 
 
@@ -132,31 +157,39 @@ def _block(data, handle_buf, pos=0):
     size, pos = _varint(handle_buf, pos)
     end = offset + size
     if end + _BLOCK_TRAILER_SIZE > len(data):
-        raise BundleFormatError("block handle points past the end of the index file")
-    if data[end] != 0:
-        raise BundleFormatError(
-            "compressed index blocks are not supported (TensorFlow writes them "
-            "uncompressed)"
+        msg = (
+            f"block of {size} bytes at byte {offset} runs past the end of the "
+            f"{len(data)}-byte index file"
         )
+        raise BundleFormatError(msg)
+    if data[end] != 0:
+        msg = (
+            f"block at byte {offset} is compressed (type {data[end]}); TensorFlow "
+            "writes index blocks uncompressed"
+        )
+        raise BundleFormatError(msg)
     return data[offset:end], pos
 
 
 def _block_entries(block):
     """Iterate over the (key, value) pairs of one SSTable block."""
     if len(block) < 4:
-        raise BundleFormatError("index block too short")
+        msg = f"index block of {len(block)} bytes is too short"
+        raise BundleFormatError(msg)
     (num_restarts,) = struct.unpack_from("<I", block, len(block) - 4)
     limit = len(block) - 4 - 4 * num_restarts
     if limit < 0:
-        raise BundleFormatError("index block restart array is corrupt")
+        msg = f"index block restart array ({num_restarts} restarts) is corrupt"
+        raise BundleFormatError(msg)
     pos = 0
     key = b""
     while pos < limit:
         shared, pos = _varint(block, pos)
         non_shared, pos = _varint(block, pos)
         value_len, pos = _varint(block, pos)
-        if shared > len(key) or pos + non_shared + value_len > limit:
-            raise BundleFormatError("index block entry is corrupt")
+        if shared > len(key) or non_shared + value_len > limit - pos:
+            msg = f"index block entry at byte {pos} is corrupt"
+            raise BundleFormatError(msg)
         key = key[:shared] + bytes(block[pos : pos + non_shared])
         pos += non_shared
         yield key, block[pos : pos + value_len]
@@ -180,22 +213,39 @@ def read_index(index_bytes):
     """
     data = memoryview(index_bytes)
     if len(data) < _FOOTER_SIZE:
-        raise BundleFormatError("file is too short to be a tensor bundle index")
+        msg = f"file of {len(data)} bytes is too short to be a tensor bundle index (truncated?)"
+        raise BundleFormatError(msg)
     footer = data[len(data) - _FOOTER_SIZE :]
     (magic,) = struct.unpack_from("<Q", footer, _FOOTER_SIZE - 8)
     if magic != _TABLE_MAGIC:
-        raise BundleFormatError("not a tensor bundle index (bad table magic number)")
+        msg = (
+            f"no table magic number at byte {len(data) - 8}: not a tensor bundle "
+            "index, or truncated"
+        )
+        raise BundleFormatError(msg)
     # The footer holds the metaindex handle then the index handle.
     _, pos = _varint(footer, 0)
     _, pos = _varint(footer, pos)
     index_block, _ = _block(data, footer, pos)
     entries = {}
+    # TensorFlow's data blocks do not overlap: their sizes add up to less than
+    # the file.  Checking that bounds the work a forged index can cause.
+    budget = len(data)
     for _, handle in _block_entries(index_block):
         block, _ = _block(data, handle)
+        budget -= len(block) + _BLOCK_TRAILER_SIZE
+        if budget < 0:
+            msg = "the index's data blocks overlap or repeat"
+            raise BundleFormatError(msg)
         for key, value in _block_entries(block):
             if key == b"":
                 continue  # BundleHeaderProto
-            entries[key.decode("utf-8")] = _parse_entry(value)
+            try:
+                name = key.decode("utf-8")
+            except UnicodeDecodeError as err:
+                msg = f"tensor name {key[:80]!r} is not UTF-8"
+                raise BundleFormatError(msg) from err
+            entries[name] = _parse_entry(value)
     return entries
 
 
@@ -222,30 +272,59 @@ def read_tf_bundle(index_path, data_path):
         If either file is malformed, sharded, or points outside the data.
     """
     with open(index_path, "rb") as f:
-        entries = read_index(f.read())
+        index_bytes = f.read()
+    try:
+        entries = read_index(index_bytes)
+    except BundleFormatError as err:
+        msg = f"{index_path}: {err}; {_HINT}"
+        raise BundleFormatError(msg) from err
     with open(data_path, "rb") as f:
         blob = f.read()
+    try:
+        return _read_tensors(entries, blob)
+    except BundleFormatError as err:
+        msg = f"{data_path}: {err}; {_HINT}"
+        raise BundleFormatError(msg) from err
+
+
+def _read_tensors(entries, blob):
+    """Make the arrays of ``entries`` from the data file's bytes ``blob``."""
     tensors = {}
+    # TensorFlow writes each tensor once: together they fit in the data file.
+    # Checking that stops a forged index from repeating a large tensor.
+    budget = len(blob)
     for name, entry in entries.items():
         if entry["dtype"] == 7:  # DT_STRING: object graph, not a weight
             continue
         dtype = _TF_DTYPES.get(entry["dtype"])
         if dtype is None:
-            raise BundleFormatError(
-                f"tensor {name!r} has unsupported TensorFlow dtype {entry['dtype']}"
-            )
+            msg = f"tensor {name!r:.80} has unsupported TensorFlow dtype {entry['dtype']}"
+            raise BundleFormatError(msg)
         if entry["shard_id"] != 0:
-            raise BundleFormatError(f"tensor {name!r} lives in another shard")
+            msg = f"tensor {name!r:.80} lives in another shard"
+            raise BundleFormatError(msg)
         offset, size, shape = entry["offset"], entry["size"], entry["shape"]
-        count = int(np.prod(shape, dtype=np.int64))
+        # Python integers: a forged shape cannot overflow into a small count.
+        count = math.prod(shape)
         if size != count * dtype.itemsize:
-            raise BundleFormatError(
-                f"tensor {name!r}: {size} bytes do not hold shape {shape} of {dtype}"
-            )
+            msg = f"tensor {name!r:.80}: {size} bytes do not hold shape {shape} of {dtype}"
+            raise BundleFormatError(msg)
         if offset + size > len(blob):
-            raise BundleFormatError(
-                f"tensor {name!r} points past the end of the data file"
+            msg = (
+                f"tensor {name!r:.80} ({size} bytes at byte {offset}) points past the "
+                f"end of the {len(blob)}-byte data file"
             )
+            raise BundleFormatError(msg)
+        budget -= size
+        if budget < 0:
+            msg = (
+                f"the tensors up to {name!r:.80} add up to more bytes than the "
+                f"{len(blob)}-byte data file holds"
+            )
+            raise BundleFormatError(msg)
+        if count == 0 and any(n > 2**31 for n in shape):
+            msg = f"empty tensor {name!r:.80} has a dimension over 2**31: {shape}"
+            raise BundleFormatError(msg)
         array = np.frombuffer(blob, dtype=dtype, count=count, offset=offset)
         tensors[name] = array.reshape(shape).astype(dtype.newbyteorder("="))
     return tensors
