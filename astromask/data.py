@@ -4,6 +4,26 @@ Every file is pinned by URL (a repository commit) and sha256.  Files are
 downloaded on first use into a cache folder and verified each time they are
 opened; a file whose hash does not match is never loaded.
 
+Faults and concurrency
+----------------------
+A download is written to a temporary file beside its final name
+(``.{name}.{random}.part``) and moved into place with `os.replace`, an atomic
+rename, only once its SHA-256 matches.  An interrupted or truncated transfer,
+a wrong file, an HTTP error, a full disk or a killed process therefore never
+leaves a file under the final name; the temporary files that a killed process
+leaves behind are never read and are deleted by the next download.
+Transient faults (connection errors, timeouts, interrupted transfers, HTTP
+5xx, 408 and 429, a hash mismatch) are retried; every failure raises
+`WeightsError`, whose message names the file, its URL and what to do.
+
+Processes that fetch the same file at once (workers on a cold cache) take a
+lock first, ``.{name}.lock`` beside the file: `fcntl.flock` on POSIX, which
+the kernel releases if its holder dies, and an exclusively created lock file
+elsewhere (Windows), broken once it is older than 10 minutes.  The first
+process downloads; the others wait, check the hash again and use its copy.
+A file already in the cache is used without the lock, so a read-only cache
+folder that holds every file works.
+
 Environment variables
 ---------------------
 ``ASTROMASK_DATA_DIR``
@@ -19,11 +39,18 @@ Run ``astromask fetch`` (or `fetch_all`) once on a machine with network access
 to fill the cache ahead of time.
 """
 
+import contextlib
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import pooch
+
+try:
+    import fcntl
+except ImportError:  # Windows: see _locked
+    fcntl = None
 
 __all__ = [
     "REGISTRY",
@@ -267,6 +294,14 @@ def cache_dir():
     Returns
     -------
     path : `pathlib.Path`
+
+    Examples
+    --------
+    >>> import os
+    >>> from astromask import data
+    >>> default = data.pooch.os_cache("astromask")
+    >>> data.cache_dir() == data.Path(os.environ.get("ASTROMASK_DATA_DIR") or default)
+    True
     """
     override = os.environ.get("ASTROMASK_DATA_DIR", "").strip()
     if override:
@@ -281,6 +316,16 @@ def model_files(model):
     ----------
     model : str
         Model name, for example ``"maximask"`` or ``"deepcr/ACS-WFC"``.
+
+    Returns
+    -------
+    files : tuple of `WeightFile`
+
+    Examples
+    --------
+    >>> from astromask import data
+    >>> [f.path.rsplit("/", 1)[-1] for f in data.model_files("maximask")]
+    ['variables.index', 'variables.data-00000-of-00001']
     """
     try:
         return _FILES[model]
@@ -298,12 +343,219 @@ def _help():
     )
 
 
+_ATTEMPTS = 3  # downloads of one file before giving up on transient faults
+_RETRY_WAIT_S = 1.0  # wait before the second attempt; doubled before the third
+_TIMEOUT_S = 60  # seconds to connect, and between two reads of the body
+_CHUNK_BYTES = 1 << 16
+_PART = ".part"  # suffix of files being written; never trusted, never loaded
+_STALE_LOCK_S = 600  # lock-file fallback only: a lock this old was left by a crash
+_LOCK_POLL_S = 0.05
+
+
+class _HashMismatch(ValueError):
+    """A complete download whose SHA-256 is not the pinned one."""
+
+
+def _sha256(path):
+    return pooch.file_hash(str(path), alg="sha256")
+
+
+def _is_valid(path, sha256):
+    """Whether ``path`` is a file with this SHA-256 (the only test of trust)."""
+    try:
+        return path.is_file() and _sha256(path) == sha256
+    except OSError:
+        return False
+
+
+def _create_part(folder, name):
+    """Create an empty temporary file for ``name`` in ``folder``; return it open, and its path.
+
+    The name is ``.{name}.{random}.part``, in the same folder as the final file so that
+    `os.replace` moves it into place atomically.  The file is created exclusively with mode
+    0o666 less the umask, like any new file (not 0o600 like `tempfile.mkstemp`), so a shared
+    cache stays readable by the group.
+    """
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    while True:
+        part = Path(folder) / f".{name}.{os.urandom(6).hex()}{_PART}"
+        try:
+            fd = os.open(part, flags, 0o666)
+        except FileExistsError:  # pragma: no cover - 48 random bits collided
+            continue
+        return os.fdopen(fd, "wb"), part
+
+
+def _remove_parts(path):
+    """Delete the temporary files of ``path`` left by killed writers.
+
+    Call only while holding ``path``'s lock: with `fcntl.flock`, no live writer then owns
+    a temporary file.  The lock-file fallback can be broken while its holder still writes
+    (see `_locked`), so it spares the files written to recently (a live download writes at
+    least once per ``_TIMEOUT_S``).
+    """
+    prefix = f".{path.name}."
+    min_age = 0 if fcntl is not None else 2 * _TIMEOUT_S
+    with contextlib.suppress(OSError):
+        for leftover in path.parent.iterdir():
+            if leftover.name.startswith(prefix) and leftover.name.endswith(_PART):
+                with contextlib.suppress(OSError):
+                    if time.time() - leftover.stat().st_mtime >= min_age:
+                        leftover.unlink()
+
+
+def _lock_path(path):
+    return path.with_name(f".{path.name}.lock")
+
+
+@contextlib.contextmanager
+def _locked(path):
+    """Hold an exclusive lock, between processes and threads, on the lock file ``path``.
+
+    POSIX: `fcntl.flock` on ``path`` (created if needed, then left in place: deleting a
+    flock file races with processes waiting on it).  The kernel releases the lock when its
+    holder dies, so a killed process never blocks the others.  Elsewhere (Windows): the
+    lock is the existence of ``path``, created with ``O_CREAT | O_EXCL`` and deleted on
+    release; a lock file older than ``_STALE_LOCK_S`` was left by a crash and is broken.
+
+    Raises
+    ------
+    OSError
+        If the lock file cannot be created (for example, a read-only folder).
+    """
+    if fcntl is not None:
+        fd = os.open(path, os.O_RDONLY | os.O_CREAT, 0o666)  # flock needs no write access
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # releases the lock
+        return
+    while True:
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+            break
+        except (FileExistsError, PermissionError):
+            # Windows answers PermissionError for a file being deleted; a folder we cannot
+            # write answers it too, and then there is no lock file to wait for.
+            try:
+                age = time.time() - os.stat(path).st_mtime
+            except FileNotFoundError:
+                if not os.access(os.path.dirname(path) or ".", os.W_OK):
+                    raise
+                continue
+            if age > _STALE_LOCK_S:
+                # A crashed holder's lock.  Two waiters may both break it, and two processes
+                # then download at once: still safe, as files are moved into place atomically.
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(path)
+                continue
+            time.sleep(_LOCK_POLL_S)
+    try:
+        os.write(fd, f"{os.getpid()}\n".encode())
+        os.close(fd)
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+
+
+def _network_error(err):
+    """Whether ``err`` comes from the HTTP client (requests), not from the file system."""
+    return hasattr(err, "request") and hasattr(err, "response")
+
+
+def _transient(err):
+    """Whether a network error is worth another attempt (not an HTTP 4xx or a bad URL)."""
+    if isinstance(err, _HashMismatch):
+        return True
+    response = getattr(err, "response", None)
+    if response is not None:
+        status = response.status_code
+        return status >= 500 or status in (408, 429)
+    return not isinstance(err, ValueError)  # requests' bad-URL errors are ValueErrors
+
+
+def _download(entry, path, progress):
+    """Download ``entry`` to a temporary file beside ``path``; move it there if its hash matches."""
+    responses = []
+    downloader = pooch.HTTPDownloader(
+        progressbar=bool(progress),
+        timeout=_TIMEOUT_S,
+        chunk_size=_CHUNK_BYTES,
+        # pooch leaves the response open after an HTTP error or a failed write: keep it to
+        # close it below, or its socket leaks until garbage collection.
+        hooks={"response": lambda response, **kwargs: responses.append(response)},
+    )
+    out, part = _create_part(path.parent, path.name)
+    try:
+        with out:
+            try:
+                downloader(entry.url, out, None)
+            finally:
+                for response in responses:
+                    response.close()
+            out.flush()
+            os.fsync(out.fileno())
+        digest = _sha256(part)
+        if digest != entry.sha256:
+            msg = f"got a file with SHA-256 {digest}"
+            raise _HashMismatch(msg)
+        os.replace(part, path)
+    finally:
+        with contextlib.suppress(OSError):
+            part.unlink(missing_ok=True)  # a failed download; a no-op after the move
+
+
+def _fetch_locked(entry, path, progress):
+    """Download ``entry`` to ``path``, holding its lock, with retries on transient faults."""
+    if _is_valid(path, entry.sha256):  # another process fetched it while we waited
+        return path
+    _remove_parts(path)
+    path.unlink(missing_ok=True)  # a wrong file: it was never trusted, now it is gone
+    last_error = None
+    for attempt in range(_ATTEMPTS):
+        if attempt:
+            time.sleep(_RETRY_WAIT_S * 2 ** (attempt - 1))
+        try:
+            _download(entry, path, progress)
+            return path
+        except (OSError, _HashMismatch) as err:
+            if not isinstance(err, _HashMismatch) and not _network_error(err):
+                msg = (
+                    f"could not write {entry.key} (downloading from {entry.url}) into the "
+                    f"cache folder {path.parent}: {err}. Free some space or fix the "
+                    "permissions there, or set ASTROMASK_DATA_DIR to another folder "
+                    f"(now {cache_dir()})."
+                )
+                raise WeightsError(msg) from err
+            last_error = err
+            if not _transient(err):
+                break
+    tries = f"{attempt + 1} attempt{'s' if attempt else ''}"
+    if isinstance(last_error, _HashMismatch):
+        msg = (
+            f"{entry.key} downloaded from {entry.url} does not have the expected "
+            f"SHA-256 {entry.sha256} ({last_error}; {tries}); it was not kept. The "
+            f"mirror holds a wrong or damaged file. {_help()}"
+        )
+    else:
+        msg = f"could not download {entry.key} from {entry.url} ({tries}): {last_error}. {_help()}"
+    raise WeightsError(msg) from last_error
+
+
 def fetch(entry, *, progress=False):
     """Return the local path of a weight file, downloading it if needed.
 
     A cached file is used only if its SHA-256 matches; otherwise it is
-    downloaded again.  A download whose hash does not match is retried once,
-    then refused.
+    downloaded again.  Transient faults (connection errors and timeouts,
+    interrupted transfers, HTTP 5xx, 408 and 429, a download whose hash does
+    not match) are retried, up to three attempts in all; an HTTP 4xx error is
+    not.  The download goes to a temporary ``.part`` file in the cache folder,
+    which is moved into place only once its hash matches, so no failure ever
+    leaves a file under the final name.  A lock file, ``.{name}.lock`` beside
+    the file, serialises the processes fetching the same file: one downloads
+    while the others wait and then use its copy.
 
     Parameters
     ----------
@@ -319,35 +571,37 @@ def fetch(entry, *, progress=False):
     Raises
     ------
     WeightsError
-        If the file cannot be downloaded, or twice fails its hash check.
+        If the file cannot be downloaded, fails its hash check on every
+        attempt, or cannot be written into the cache folder.  The message
+        names the file, its URL and the fix.
+
+    Examples
+    --------
+    >>> from astromask import data
+    >>> (entry,) = data.model_files("deepcr/ACS-WFC")
+    >>> path = data.fetch(entry)  # doctest: +REMOTE_DATA
+    >>> path.name, path.stat().st_size == entry.size  # doctest: +REMOTE_DATA
+    ('ACS-WFC.pth', True)
     """
     if isinstance(entry, str):
         entry = REGISTRY[entry]
-    folder = cache_dir() / Path(entry.key).parent
-    downloader = pooch.HTTPDownloader(progressbar=bool(progress), timeout=60)
-    last_error = None
-    for _attempt in range(2):
-        try:
-            path = pooch.retrieve(
-                entry.url,
-                known_hash=f"sha256:{entry.sha256}",
-                fname=Path(entry.path).name,
-                path=folder,
-                downloader=downloader,
-                progressbar=bool(progress),
-            )
-            return Path(path)
-        except ValueError as err:  # pooch: hash mismatch after download
-            last_error = err
-        except Exception as err:  # network, HTTP status, file system
-            msg = f"could not download {entry.key} from {entry.url}: {err}. " + _help()
-            raise WeightsError(msg) from err
-    msg = (
-        f"{entry.key} downloaded from {entry.url} does not have the expected "
-        f"SHA-256 {entry.sha256}, twice; it was not loaded. The mirror or the "
-        f"cache holds a wrong file. {_help()}"
-    )
-    raise WeightsError(msg) from last_error
+    path = cache_dir() / entry.key
+    if _is_valid(path, entry.sha256):  # a read-only cache works: no lock taken
+        return path
+    folder = path.parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with _locked(_lock_path(path)):
+            return _fetch_locked(entry, path, progress)
+    except WeightsError:
+        raise
+    except OSError as err:  # the folder or its lock file cannot be created
+        msg = (
+            f"cannot write to the cache folder {folder} to download {entry.key} from "
+            f"{entry.url}: {err}. Set ASTROMASK_DATA_DIR to a writable folder (now "
+            f"{cache_dir()}), or have someone who can write there run 'astromask fetch'."
+        )
+        raise WeightsError(msg) from err
 
 
 def fetch_all(*, progress=False):
@@ -361,5 +615,12 @@ def fetch_all(*, progress=False):
     Returns
     -------
     paths : list of `pathlib.Path`
+
+    Examples
+    --------
+    >>> from astromask import data
+    >>> paths = data.fetch_all()  # doctest: +REMOTE_DATA
+    >>> len(paths) == len(data.REGISTRY)  # doctest: +REMOTE_DATA
+    True
     """
     return [fetch(entry, progress=progress) for entry in REGISTRY.values()]

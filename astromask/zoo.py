@@ -9,6 +9,7 @@ shape and Keras backend.
 """
 
 import contextlib
+import logging
 import os
 import tempfile
 import threading
@@ -571,35 +572,89 @@ def converted_weights(model, *, progress=False):
     paths = [data.fetch(f, progress=progress) for f in files]
     tag = f"{model.replace('/', '_')}.keras-v{_CONVERTED_VERSION}-{files[-1].sha256[:16]}"
     cache = Path(paths[0]).parent / f"{tag}.npz"
+    return _cached_conversion(cache, lambda: _convert(model, paths))
+
+
+_log = logging.getLogger(__name__)
+
+
+def _cached_conversion(cache, convert):
+    """Return ``convert()``, through the ``.npz`` cache file ``cache``.
+
+    The cache is trusted only if its sidecar ``.npz.sha256`` holds its
+    SHA-256, so a partial or damaged file is converted again, never loaded.
+    Processes converting at once take a lock (`astromask.data`'s), so one
+    converts and the others load its result.  If the folder cannot be written
+    (read-only, or full), the weights are converted in memory each time and a
+    warning is logged.
+
+    Parameters
+    ----------
+    cache : `pathlib.Path`
+        The ``.npz`` file.
+    convert : callable
+        Returns the weights as ``{"layer/variable": numpy array}``.
+    """
     sidecar = cache.with_suffix(".npz.sha256")
-    if cache.exists() and sidecar.exists():
-        if sidecar.read_text().strip() == _sha256(cache):
-            with np.load(cache, allow_pickle=False) as npz:
-                return {key: npz[key] for key in npz.files}
-    weights = _convert(model, paths)
-    digest = _atomic_write(cache, lambda f: np.savez(f, **weights))
-    _atomic_write(sidecar, lambda f: f.write(f"{digest}\n".encode()))
+    weights = _load_converted(cache, sidecar)
+    if weights is not None:
+        return weights
+    with contextlib.ExitStack() as stack:
+        try:
+            stack.enter_context(data._locked(data._lock_path(cache)))
+        except OSError as err:  # a read-only folder
+            _log.warning("not caching converted weights in %s: %s", cache.parent, err)
+            return convert()
+        weights = _load_converted(cache, sidecar)  # converted while we waited?
+        if weights is None:
+            weights = convert()
+            try:
+                _write_converted(cache, sidecar, weights)
+            except OSError as err:  # a full disk, say
+                _log.warning("could not cache converted weights as %s: %s", cache, err)
     return weights
+
+
+def _load_converted(cache, sidecar):
+    """Return the cached weights, or None if the cache is missing or fails its hash."""
+    try:
+        if sidecar.read_text().strip() != _sha256(cache):
+            return None
+        with np.load(cache, allow_pickle=False) as npz:
+            return {key: npz[key] for key in npz.files}
+    except (OSError, ValueError):  # missing, unreadable, not UTF-8
+        return None
+
+
+def _write_converted(cache, sidecar, weights):
+    """Write the cache and then its sidecar, each atomically; on failure leave neither."""
+    data._remove_parts(cache)  # left by killed writers; we hold the lock
+    data._remove_parts(sidecar)
+    try:
+        digest = _atomic_write(cache, lambda f: np.savez(f, **weights))
+        _atomic_write(sidecar, lambda f: f.write(f"{digest}\n".encode()))
+    except BaseException:
+        for path in (sidecar, cache):
+            with contextlib.suppress(OSError):
+                path.unlink(missing_ok=True)
+        raise
 
 
 def _atomic_write(path, write):
     """Write a file through a temporary one and a rename; return its SHA-256.
 
-    Concurrent processes converting at the same time then never see a
-    half-written file.  Permissions follow the umask, like pooch's downloads.
+    Readers then never see a half-written file.  Permissions follow the
+    umask, like the downloads (`astromask.data`).
     """
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    out, part = data._create_part(path.parent, path.name)
     try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        digest = _sha256(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        with out:
+            write(out)
+        digest = _sha256(part)
+        os.replace(part, path)
+    finally:
+        with contextlib.suppress(OSError):
+            part.unlink(missing_ok=True)  # a failed write; a no-op after the move
     return digest
 
 

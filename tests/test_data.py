@@ -20,6 +20,11 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
         pass
 
 
+@pytest.fixture(autouse=True)
+def quick_retries(monkeypatch):
+    monkeypatch.setattr(data, "_RETRY_WAIT_S", 0.01)
+
+
 @pytest.fixture
 def mirror(tmp_path):
     root = tmp_path / "mirror"
