@@ -2,32 +2,66 @@
 
 import numpy as np
 
-__all__ = ["as_image", "as_mask", "per_class_values"]
+__all__ = ["as_float32", "as_image", "as_mask", "per_class_values"]
 
 
-def as_image(data, *, name="data"):
-    """Return ``data`` as a 2-D or 3-D numeric ndarray (not copied if possible).
+def _dtype_hint(dtype):
+    """What to do with an image of a dtype that is not a real number."""
+    if dtype.kind == "c":
+        return "take .real or abs() first"
+    if dtype.kind == "b":
+        return (
+            "a bool array is a mask, not an image: pass it as the mask (or "
+            "convert it with .astype(float) if it really is an image)"
+        )
+    return "convert it with numpy.asarray(..., dtype=float) first"
 
-    Raises a `TypeError` or `ValueError` that names the argument and says
-    what is expected.
+
+def as_image(data, *, name="data", ndims=(2, 3)):
+    """Return ``data`` as a 2-D (or 3-D) real ndarray (not copied if possible).
+
+    Integer, unsigned, float16 and big-endian arrays pass unchanged (callers
+    convert to float32 where they compute).  Complex, bool, object and string
+    arrays, empty arrays and other dimensions raise a `TypeError` or
+    `ValueError` that names the argument ``name`` and says what to do.
+    ``ndims`` is ``(2, 3)`` for functions that take cubes (planes first),
+    ``(2,)`` for those that take one image.
     """
-    array = np.asarray(data)
+    if isinstance(data, np.ma.MaskedArray):
+        data = np.ma.getdata(data)
+    try:
+        array = np.asarray(data)
+    except (TypeError, ValueError) as err:
+        msg = f"{name}: expected an image (array of numbers), got {type(data).__name__}: {err}"
+        raise TypeError(msg) from err
     if array.dtype.kind not in "iuf":
         msg = (
             f"{name}: expected a real numeric image, got dtype {array.dtype}; "
-            "convert it with numpy.asarray(..., dtype=float) first"
+            f"{_dtype_hint(array.dtype)}"
         )
         raise TypeError(msg)
-    if array.ndim not in (2, 3):
-        msg = (
-            f"{name}: expected a 2-D image or a 3-D cube (planes first), got "
-            f"shape {array.shape}"
-        )
+    if array.ndim not in ndims:
+        if tuple(ndims) == (2,):
+            msg = (
+                f"{name}: expected a 2-D real image, got shape {array.shape}; "
+                "process the planes of a cube one by one"
+            )
+        else:
+            msg = (
+                f"{name}: expected a 2-D image or a 3-D cube (planes first), got "
+                f"shape {array.shape}"
+            )
         raise ValueError(msg)
     if array.size == 0:
-        msg = f"{name}: the image is empty (shape {array.shape})"
+        msg = f"{name}: the image is empty (shape {array.shape}); pass an image with pixels"
         raise ValueError(msg)
     return array
+
+
+def as_float32(array):
+    """``array`` as native float32; values beyond its range become +-inf silently."""
+    with np.errstate(over="ignore"):
+        return np.asarray(array, dtype=np.float32)
 
 
 def as_mask(mask, shape, *, name="mask"):

@@ -18,6 +18,8 @@ What the L.A. Cosmic arguments mean here
     Unlike ccdproc 2.5, the unit is changed only when the gain is applied,
     and a CCDData's uncertainty is scaled with its data.  Data already in
     electrons (``electron``, ``electron / s``, ...) need ``gain=1``.
+    Dimensionless data are counts, as a plain array's: a float gain makes
+    them electrons.
 ``satlevel``
     Pixels at or above it (in electrons) are saturated: they are neither
     flagged nor changed, as in L.A. Cosmic.  ``None`` or a value <= 0
@@ -35,7 +37,18 @@ the others
     ``sigclip`` is ``threshold``.
 
 Pixels already masked on input (and non-finite ones) are neither flagged
-nor changed, and take no part in the estimates that replace cosmic rays.
+nor changed, and take no part in the estimates that replace cosmic rays;
+neither do values beyond the float32 range.
+
+What the image may be
+---------------------
+A `~astropy.nddata.CCDData`, a `numpy.ndarray` (its mask counts if it is a
+masked array) or a `~astropy.units.Quantity`, whose unit counts as a
+CCDData's (it gives a tuple ``(cleaned Quantity, crmask)``).  2-D only:
+clean the planes of a cube one by one.  Integer, unsigned, float16 and
+big-endian data are read as float32; the cleaned data are floating point.
+Complex and bool arrays, lists and other NDData are refused with a message
+saying what to pass instead.
 """
 
 import numpy as np
@@ -45,7 +58,7 @@ from scipy import ndimage
 
 from astromask import classes as class_table
 from astromask import inference, inpainting, preprocess
-from astromask._validate import as_mask
+from astromask._validate import as_float32, as_image, as_mask
 
 __all__ = ["cosmicray_deepcr", "cosmicray_maximask"]
 
@@ -68,6 +81,9 @@ def _gain_factor(unit, gain):
         raise ValueError(msg)
     if unit is None:
         return float(gain.value), None
+    if unit == u.dimensionless_unscaled and gain.unit == u.electron / u.adu:
+        # Data without a physical unit are counts, as a plain array's are.
+        gain = gain.value * u.electron
     if _has_base(unit, u.electron):
         if gain.value != 1:
             msg = (
@@ -119,22 +135,22 @@ def _cosmicray(
     cards,
 ):
     if isinstance(ccd, CCDData):
-        data, in_mask, unit = np.asarray(ccd.data), ccd.mask, ccd.unit
+        data, in_mask, unit = as_image(ccd.data, name="ccd", ndims=(2,)), ccd.mask, ccd.unit
+    elif isinstance(ccd, u.Quantity):
+        data, in_mask, unit = as_image(ccd.value, name="ccd", ndims=(2,)), None, ccd.unit
     elif isinstance(ccd, np.ndarray):
-        data, in_mask, unit = np.asarray(ccd), np.ma.getmask(ccd), None
+        data, in_mask, unit = as_image(ccd, name="ccd", ndims=(2,)), np.ma.getmask(ccd), None
     else:
-        msg = f"ccd: expected a CCDData or a numpy.ndarray, got {type(ccd).__name__}"
-        raise TypeError(msg)
-    if data.ndim != 2 or data.dtype.kind not in "iuf" or data.size == 0:
         msg = (
-            f"ccd: expected a non-empty 2-D real image, got shape {data.shape} and "
-            f"dtype {data.dtype}"
+            f"ccd: expected a CCDData or a numpy.ndarray, got {type(ccd).__name__}; "
+            "convert it with numpy.asarray() or CCDData(..., unit=...)"
         )
-        raise ValueError(msg)
-    in_mask = as_mask(in_mask, data.shape)
+        raise TypeError(msg)
+    in_mask = as_mask(in_mask, data.shape, name="ccd.mask")
     factor, out_unit = _gain_factor(unit, gain)
 
-    electrons = (data.astype(np.float32) + np.float32(pssl)) * np.float32(factor)
+    with np.errstate(over="ignore"):  # values beyond float32: +-inf, hence bad
+        electrons = (as_float32(data) + np.float32(pssl)) * np.float32(factor)
     bad = ~np.isfinite(electrons)
     if in_mask is not None:
         bad |= in_mask
@@ -153,7 +169,8 @@ def _cosmicray(
     apply = bool(gain_apply)
     cleaned = np.array(data, dtype=inpainting.output_dtype(data.dtype))
     if apply and factor != 1:
-        cleaned *= factor
+        with np.errstate(over="ignore"):
+            cleaned *= factor
     if inpaint and crmask.any():
         source = electrons - np.float32(pssl * factor)
         values = inpainting.inpaint_array(
@@ -165,7 +182,11 @@ def _cosmicray(
 
     if unit is None:
         return cleaned, crmask
+    if isinstance(ccd, u.Quantity):
+        return u.Quantity(cleaned, out_unit if apply else unit, copy=False), crmask
     result = ccd.copy()
+    if result.flags is not None:  # CCDData.copy shares flags with the original
+        result.flags = np.array(result.flags, copy=True)
     result.data = cleaned
     result.mask = crmask if in_mask is None else (in_mask | crmask)
     if apply:
@@ -179,9 +200,10 @@ def _cosmicray(
 _COMMON_DOC = """
     Parameters
     ----------
-    ccd : `~astropy.nddata.CCDData` or `numpy.ndarray`
-        2-D image; not modified.  A masked array's mask counts as the input
-        mask.
+    ccd : `~astropy.nddata.CCDData`, `numpy.ndarray` or `~astropy.units.Quantity`
+        2-D real image; not modified.  A masked array's mask counts as the
+        input mask; a Quantity's unit counts as a CCDData's.  NaN and
+        infinite pixels are neither flagged nor changed.
     sigclip, sigfrac, objlim, readnoise, niter, sepmed, cleantype : optional
         Accepted for compatibility with `ccdproc.cosmicray_lacosmic`;
         ignored (see `astromask.ccdproc_compat`).
@@ -204,13 +226,15 @@ _COMMON_DOC = """
 _RETURNS_DOC = """
     Returns
     -------
-    nccd : `~astropy.nddata.CCDData` or `numpy.ndarray`
+    nccd : `~astropy.nddata.CCDData`, `numpy.ndarray` or `~astropy.units.Quantity`
         Same type as ``ccd``: a new CCDData whose data are cleaned, whose
         ``mask`` is the input mask OR the cosmic-ray mask, and whose unit and
         uncertainty follow the gain when it is applied; or the cleaned array
-        (floating point; integer input becomes float).
+        (floating point: integer input becomes float, float16 float32; a
+        masked array gives a plain array); or the cleaned Quantity, in
+        electrons when the gain is applied.
     crmask : `numpy.ndarray`
-        Only for array input: the bool cosmic-ray mask.
+        Only for array and Quantity input: the bool cosmic-ray mask.
 """
 
 

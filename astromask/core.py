@@ -5,6 +5,8 @@ the input, calls `astromask.inference` with plain arrays, and packs the result
 into a new `~astropy.nddata.CCDData`.  The input is never modified.
 """
 
+import copy
+
 import numpy as np
 from astropy import units as u
 from astropy.io import fits
@@ -12,7 +14,7 @@ from astropy.nddata import CCDData
 
 from astromask import classes as class_table
 from astromask import inference, inpainting, preprocess
-from astromask._validate import as_image, as_mask, per_class_values
+from astromask._validate import as_float32, as_image, as_mask, per_class_values
 
 __all__ = [
     "DEFAULT_UNIT",
@@ -31,15 +33,19 @@ DEFAULT_UNIT = u.adu
 """Unit given to plain arrays (and to NDData without a unit) by `flag`."""
 
 
-def _unpack(data):
-    """Return (array, mask) from a CCDData, NDData-like, masked or plain array."""
+def _unpack(data, name="data", *, ndims=(2, 3)):
+    """Return (array, mask) from a CCDData, NDData-like, masked or plain array.
+
+    ``name`` is the caller's argument, for error messages.  A Quantity gives
+    its value.
+    """
     if isinstance(data, np.ma.MaskedArray):
-        array = as_image(data.data)
-        return array, as_mask(np.ma.getmask(data), array.shape)
+        array = as_image(data, name=name, ndims=ndims)
+        return array, as_mask(np.ma.getmask(data), array.shape, name=f"{name}.mask")
     if hasattr(data, "data") and not isinstance(data, np.ndarray):
-        array = as_image(data.data)
-        return array, as_mask(getattr(data, "mask", None), array.shape)
-    array = as_image(data)
+        array = as_image(data.data, name=name, ndims=ndims)
+        return array, as_mask(getattr(data, "mask", None), array.shape, name=f"{name}.mask")
+    array = as_image(data, name=name, ndims=ndims)
     return array, None
 
 
@@ -135,8 +141,14 @@ def probabilities(
     ----------
     data : `~astropy.nddata.CCDData`, NDData-like, masked array or array-like
         2-D image, or 3-D cube processed plane by plane (planes first).  Any
-        real dtype and byte order; NaN and infinities are allowed.  Masked
-        and non-finite pixels take no part in the normalisation.  The
+        real dtype and byte order (integer, unsigned, float16 and big-endian
+        data are read as float32; values beyond its range count as
+        infinite); a Quantity gives its value.  Bool and complex arrays are
+        refused with a `TypeError`.  NaN and infinities are allowed: masked
+        and non-finite pixels take no part in the normalisation, and the
+        MaxiMask network sees them as upstream fills them (NaN as 0,
+        infinities clipped), the cosmic-ray networks as the median of their
+        neighbours (a frame without any finite pixel as zeros).  The
         cosmic-ray networks take the data as given: electrons, except ADU
         for ``"deepcr/decam"`` (`astromask.cosmicray_deepcr` converts with
         the gain).
@@ -191,7 +203,7 @@ def probabilities(
     >>> p.shape, p.dtype  # doctest: +REMOTE_DATA
     ((128, 128), dtype('float32'))
     """
-    array, mask = _unpack(data)
+    array, mask = _unpack(data, "data")
     from astromask.zoo import DEEPCR_MODELS, cosmic_ray_models, is_trained_model
 
     if is_trained_model(model) or model in cosmic_ray_models():
@@ -203,7 +215,7 @@ def probabilities(
             raise ValueError(msg)
         results = [
             inference.cosmic_ray_probabilities(
-                plane.astype(np.float32),
+                as_float32(plane),
                 plane_mask,
                 model=model,
                 tiling=tiling,
@@ -255,8 +267,10 @@ def inpaint(
     Parameters
     ----------
     ccd : `~astropy.nddata.CCDData`, NDData-like, masked array or array-like
-        2-D image or 3-D cube (plane by plane).  Not modified; a plain array
-        is wrapped with unit `DEFAULT_UNIT`.
+        2-D image or 3-D cube (plane by plane), of any real dtype (bool and
+        complex are refused).  Not modified; a plain array is wrapped with
+        unit `DEFAULT_UNIT`, a Quantity keeps its unit.  Non-finite pixels
+        are never used as sources.
     mask : array-like of bool, optional
         Pixels to replace.  Default: the CCD's own mask.  When both are
         given, only ``mask`` is replaced and the CCD's mask still keeps its
@@ -279,8 +293,10 @@ def inpaint(
     result : `~astropy.nddata.CCDData`
         A copy whose data hold the estimates at the replaced pixels and the
         input values, bit for bit, everywhere else (integer data become
-        floating point).  Its ``mask`` is the input mask OR ``mask``: the
-        replaced values are estimates, and stay marked.
+        floating point, float16 float32).  Its ``mask`` is the input mask OR
+        ``mask``: the replaced values are estimates, and stay marked.  A
+        plane without any usable pixel (all NaN or masked) gets NaN at the
+        replaced pixels.
 
     Examples
     --------
@@ -295,8 +311,8 @@ def inpaint(
     >>> float(clean.data[10, 10]), bool(clean.mask[10, 10])
     (100.0, True)
     """
-    result = _as_ccddata(ccd)
-    array, own_mask = _unpack(result)
+    result = _as_ccddata(ccd, "ccd")
+    array, own_mask = _unpack(result, "ccd")
     if mask is None:
         if own_mask is None:
             msg = "mask: the CCD has no mask; pass the pixels to replace as mask="
@@ -324,17 +340,33 @@ def inpaint(
     return result
 
 
-def _as_ccddata(data):
-    """A new CCDData holding a copy of ``data`` (CCDData, NDData or array)."""
+def _as_ccddata(data, name="ccd"):
+    """A new CCDData holding a copy of ``data`` (CCDData, NDData, Quantity or array).
+
+    An NDData's uncertainty, WCS and meta, and a Quantity's unit, are kept;
+    data without a unit get `DEFAULT_UNIT`.
+    """
     if isinstance(data, CCDData):
-        return data.copy()
-    array, mask = _unpack(data)
+        result = data.copy()
+        if result.flags is not None:  # CCDData.copy shares flags with the original
+            result.flags = np.array(result.flags, copy=True)
+        _unpack(result, name)  # refuse complex, bool, empty... data early
+        return result
+    array, mask = _unpack(data, name)
     unit = getattr(data, "unit", None) or DEFAULT_UNIT
     meta = getattr(data, "meta", None)
     header = fits.Header()
     if meta:
         header.update(dict(meta))
-    return CCDData(np.array(array), unit=unit, mask=mask, meta=header)
+    uncertainty = getattr(data, "uncertainty", None)
+    return CCDData(
+        np.array(array),
+        unit=unit,
+        mask=None if mask is None else mask.copy(),
+        meta=header,
+        uncertainty=None if uncertainty is None else copy.deepcopy(uncertainty),
+        wcs=None if getattr(data, "wcs", None) is None else copy.deepcopy(data.wcs),
+    )
 
 
 def _card_float(value):
@@ -410,10 +442,13 @@ def flag(
 
     Parameters
     ----------
-    ccd : `~astropy.nddata.CCDData`, NDData-like or array-like
-        The image: 2-D, or a 3-D cube flagged plane by plane.  A plain array
-        (or NDData without a unit) is wrapped in a `~astropy.nddata.CCDData`
-        with unit `DEFAULT_UNIT` (adu).  Not modified.
+    ccd : `~astropy.nddata.CCDData`, NDData-like, masked array or array-like
+        The image: 2-D, or a 3-D cube flagged plane by plane, of any real
+        dtype (see `probabilities`; bool and complex are refused).  A plain
+        array (or NDData without a unit) is wrapped in a
+        `~astropy.nddata.CCDData` with unit `DEFAULT_UNIT` (adu); a Quantity
+        keeps its unit, an NDData its uncertainty, WCS and meta.  Not
+        modified.
     classes : sequence of str, optional
         Classes to flag (names from `astromask.classes.CLASS_NAMES`);
         default all.
@@ -439,7 +474,11 @@ def flag(
 
         - ``flags``: uint16 bit-coded map, bit ``2**k`` for class ``k``
           (see `astromask.classes`; BG carries no bit);
-        - ``mask``: the input mask OR the pixels of ``mask_classes``;
+        - ``mask``: the input mask OR the pixels of ``mask_classes`` OR
+          the non-finite pixels (whatever the network makes of them: a NaN
+          patch is seen as 0, and usually flagged dead, DCL; an all-NaN
+          frame gets no flags and is masked whole);
+        - ``data``: the input's values as given (not converted);
         - ``meta``: cards ``AMVERS`` (astromask version), ``AMMODEL``,
           ``AMWHASH`` (weights SHA-256), ``AMTILE``, ``AMPREC`` (compute
           precision), ``AMPRIOR``, ``AMMASK``, and per class ``AMP_<name>``
@@ -469,8 +508,8 @@ def flag(
     prior_values = resolve_priors(priors)
     threshold_values = resolve_thresholds(thresholds)
 
-    result = _as_ccddata(ccd)
-    array, mask = _unpack(result)
+    result = _as_ccddata(ccd, "ccd")
+    array, mask = _unpack(result, "ccd")
 
     # Each tile is prior-corrected and thresholded as it comes out of the
     # network, into one bit per selected class (bit 2**k for class k, BG's
@@ -506,6 +545,8 @@ def flag(
     del codes
     if mask is not None:
         bad |= mask
+    if array.dtype.kind == "f":
+        bad |= ~np.isfinite(array)  # no data there, whatever the network says
     result.flags = flags
     result.mask = bad
 
@@ -527,7 +568,8 @@ def tracking_score(data, *, prior=0.05, batch_size=None, device=None):
     Parameters
     ----------
     data : `~astropy.nddata.CCDData`, NDData-like, masked array or array-like
-        A 2-D image of at least 400x400 pixels.
+        A 2-D image of at least 400x400 pixels, of any real dtype; masked
+        and non-finite pixels take no part in the normalisation.
     prior : float or None, optional
         Expected fraction of exposures with a tracking error (default 0.05,
         upstream's); `None` averages the raw scores.
@@ -540,12 +582,32 @@ def tracking_score(data, *, prior=0.05, batch_size=None, device=None):
     -------
     score : float
         Between 0 and 1; near 1 when every source is trailed.
+
+    Examples
+    --------
+    >>> import astromask
+    >>> from astromask.simulate import simulated_frame
+    >>> ccd, _ = simulated_frame((400, 400))
+    >>> score = astromask.tracking_score(ccd)  # doctest: +REMOTE_DATA
+    >>> 0 <= score <= 1  # doctest: +REMOTE_DATA
+    True
     """
-    array, mask = _unpack(data)
+    return _tracking_score(data, "data", prior=prior, batch_size=batch_size, device=device)
+
+
+def _tracking_score(data, name, *, prior, batch_size, device):
+    """`tracking_score`, with ``name`` the caller's argument for messages."""
+    array, mask = _unpack(data, name)
     if array.ndim != 2:
         msg = (
-            f"data: tracking_score takes a 2-D image, got shape {array.shape}; "
+            f"{name}: tracking_score takes a 2-D image, got shape {array.shape}; "
             "score the planes of a cube one by one"
+        )
+        raise ValueError(msg)
+    if array.shape[0] < 400 or array.shape[1] < 400:
+        msg = (
+            f"{name}: MaxiTrack needs an image of at least 400x400 pixels, got "
+            f"{array.shape[0]}x{array.shape[1]}; score a larger frame"
         )
         raise ValueError(msg)
     if prior is not None and not 0 < prior < 1:
@@ -582,11 +644,20 @@ def track(ccd, *, prior=0.05, device=None):
         A copy whose ``meta`` holds the score under ``AMTRACK`` (a float
         card that survives `~astropy.nddata.CCDData.write`), the prior under
         ``AMTRPRIO`` and the astromask version under ``AMVERS``.
+
+    Examples
+    --------
+    >>> import astromask
+    >>> from astromask.simulate import simulated_frame
+    >>> ccd, _ = simulated_frame((400, 400))
+    >>> tracked = astromask.track(ccd)  # doctest: +REMOTE_DATA
+    >>> 0 <= tracked.meta["AMTRACK"] <= 1, "AMTRACK" in ccd.meta  # doctest: +REMOTE_DATA
+    (True, False)
     """
     from astromask import __version__
 
-    score = tracking_score(ccd, prior=prior, device=device)
-    result = _as_ccddata(ccd)
+    score = _tracking_score(ccd, "ccd", prior=prior, batch_size=None, device=device)
+    result = _as_ccddata(ccd, "ccd")
     meta = result.meta
     _set_card(meta, TRACK_KEY, score, "MaxiTrack P(tracking error)")
     _set_card(meta, "AMTRPRIO", "none" if prior is None else _card_float(prior), "MaxiTrack prior")

@@ -403,7 +403,7 @@ def deepcr_probabilities(
         msg = f"model: {model!r} is not a deepCR mask model; choose among {', '.join(names)}"
         raise ValueError(msg)
     img, good = _fill_bad(image.astype(np.float32) / np.float32(spec.scale), bad)
-    if spec.standardize:
+    if spec.standardize and good.any():
         mean = img.mean() if good.all() else img[good].mean()
         std = img.std() if good.all() else img[good].std()
         img -= mean
@@ -429,7 +429,9 @@ def _fill_bad(img, bad):
     good = np.isfinite(img)
     if bad is not None:
         good &= ~bad
-    if not good.all():
+    if not good.any():  # nothing to fill from: the network sees a blank frame
+        img = np.zeros_like(img)
+    elif not good.all():
         img = inpainting.inpaint_array(img, ~good, method="medmask").astype(np.float32)
     return img, good
 

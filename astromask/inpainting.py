@@ -16,7 +16,8 @@ Methods
     ACS/WFC F606W images in electrons.
 
 Pixels that no method can reach (no good pixel anywhere near) take the median
-of all good pixels, as deepCR does.  Pixels outside the mask are returned
+of all good pixels, as deepCR does; in an image without any good pixel (all
+NaN, or all masked) they become NaN.  Pixels outside the mask are returned
 bit-identical.
 """
 
@@ -107,8 +108,9 @@ def _deepcr(image, fill, good, method, *, tiling, batch_size, device, progress):
     from astromask.zoo import DEEPCR_MODELS
 
     spec = DEEPCR_MODELS[method]
-    scaled = image.astype(np.float32) / np.float32(spec.scale)
-    missing = ~good
+    with np.errstate(over="ignore"):
+        scaled = image.astype(np.float32) / np.float32(spec.scale)
+    missing = ~good | ~np.isfinite(scaled)  # values beyond float32 included
     # deepCR feeds the network the image times (1 - mask), and the mask.
     channels = np.stack([np.where(missing, np.float32(0), scaled), missing.astype(np.float32)])
     padded, pad = inference.pad_to_multiple(channels, 4)
@@ -157,7 +159,8 @@ def inpaint_array(
     Returns
     -------
     result : `numpy.ndarray`
-        A new array of dtype `output_dtype` ``(image.dtype)``.
+        A new array of dtype `output_dtype` ``(image.dtype)``; NaN at the
+        ``fill`` pixels when the image has no good pixel at all.
     """
     if method not in INPAINT_METHODS:
         choices = ", ".join(INPAINT_METHODS)
@@ -170,6 +173,9 @@ def inpaint_array(
     good = np.isfinite(result) & ~fill
     if bad is not None:
         good &= ~np.asarray(bad, dtype=bool)
+    if not good.any():  # nothing to estimate from (all-NaN or all-masked frame)
+        result[fill] = np.nan
+        return result
     if method == "medmask":
         values = masked_median(result, fill, good)
     elif method == "gaussian":

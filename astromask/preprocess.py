@@ -22,9 +22,11 @@ Images with fewer than 200 px along an axis use one mesh spanning that axis,
 and the spline degree drops to what the number of meshes allows; images with
 a single mesh along an axis (under 400 px) are median-filtered without the
 zero corners.  Masked
-pixels take no part in the statistics.  A sigma map that is not positive
-(a constant mesh, or spline overshoot) is replaced by the median positive
-mesh sigma there, so the output is always finite.
+pixels take no part in the statistics, and neither do NaN and infinite ones
+(upstream counts NaN as 0 there; frames without them are unaffected).  A
+sigma map that is not positive (a constant mesh, or spline overshoot) is
+replaced by the median positive mesh sigma there, so the output is always
+finite.
 """
 
 import math
@@ -177,17 +179,21 @@ def normalize(image, mask=None):
         2-D image of any numeric dtype or byte order.  Not modified.
     mask : array-like of bool, optional
         Pixels left out of the background statistics (True = bad).
+        Non-finite pixels are always left out.
 
     Returns
     -------
     normalized : `numpy.ndarray`
         float32 ``(image - background) / sigma``.
     """
-    image = np.array(image, dtype=np.float32)  # a copy, native byte order
+    with np.errstate(over="ignore"):  # values beyond float32 become +-inf, then clipped
+        image = np.array(image, dtype=np.float32)  # a copy, native byte order
+    bad = ~np.isfinite(image)
     image[np.isnan(image)] = 0
     np.clip(image, CLIP_LOW, CLIP_HIGH, out=image)
     if mask is not None:
-        mask = np.asarray(mask, dtype=bool)
+        bad |= np.asarray(mask, dtype=bool)
+    mask = bad if bad.any() else None
     background, sigma = background_maps(image, mask)
     image -= background
     image /= sigma

@@ -39,6 +39,7 @@ from astropy.nddata import CCDData, NDData
 from astropy.stats import sigma_clipped_stats
 from scipy import ndimage
 
+from astromask._validate import as_float32, as_image
 from astromask.classes import CLASS_NAMES
 
 __all__ = [
@@ -84,6 +85,15 @@ def simulated_frame(shape=(1024, 1024), *, seed=0, sky=800.0, bias=300.0, gain=1
     truth : dict of str to `numpy.ndarray` of bool
         Pixels of each simulated contaminant, keyed by class name
         (``"CR"``, ``"HCL"``, ``"HP"``, ``"TRL"``, ``"SAT"``).
+
+    Examples
+    --------
+    >>> from astromask.simulate import simulated_frame
+    >>> ccd, truth = simulated_frame((256, 256), seed=1)
+    >>> ccd.shape, ccd.unit, ccd.meta["GAIN"]
+    ((256, 256), Unit("adu"), 1.5)
+    >>> sorted(truth), bool(truth["CR"].any())
+    (['CR', 'HCL', 'HP', 'SAT', 'TRL'], True)
     """
     rng = np.random.default_rng(seed)
     ny, nx = shape
@@ -157,23 +167,23 @@ def simulated_frame(shape=(1024, 1024), *, seed=0, sky=800.0, bias=300.0, gain=1
 
 
 def _image(image, name="image"):
-    """Return ``image`` as a 2-D float64 array (a new one when converted)."""
+    """Return ``image`` as a 2-D float64 array (a new one when converted).
+
+    Masked arrays are refused (their mask would be lost); bool, complex and
+    other non-real arrays too, with the reason.  Values beyond the float32
+    range (the dtype of every result here) become infinite, so they count as
+    bad pixels like NaN.
+    """
     if isinstance(image, NDData):
         image = image.data
-    try:
-        data = np.asarray(image, dtype=np.float64)
-    except (TypeError, ValueError) as err:
-        msg = f"{name} must be a 2-D array of numbers; got {type(image).__name__}"
-        raise ValueError(msg) from err
-    if data.ndim != 2:
+    if isinstance(image, np.ma.MaskedArray):
         msg = (
-            f"{name} must be a 2-D image; got {data.ndim} dimension(s) with shape "
-            f"{data.shape}; pass one image plane (for a cube, one slice at a time)"
+            f"{name}: masked arrays are not supported here (the mask would be lost); "
+            f"pass image.filled(numpy.nan) so the masked pixels count as bad"
         )
-        raise ValueError(msg)
-    if data.size == 0:
-        raise ValueError(f"{name} is empty (shape {data.shape}); pass a non-empty image")
-    return data
+        raise TypeError(msg)
+    array = as_image(image, name=name, ndims=(2,))
+    return as_float32(array).astype(np.float64)
 
 
 def _number(value, name, *, minimum=None, strict=False):

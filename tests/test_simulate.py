@@ -118,7 +118,7 @@ def test_dark_bad_pixels_and_max_pixels_are_left_out():
 
 def test_dark_errors():
     dark, _ = synthetic_dark()
-    with pytest.raises(ValueError, match="dark must be a 2-D image"):
+    with pytest.raises(ValueError, match="dark: expected a 2-D real image"):
         cosmic_rays_from_dark(dark[None])
     with pytest.raises(ValueError, match="bad must have the dark's shape"):
         cosmic_rays_from_dark(dark, bad=np.zeros((3, 3), bool))
@@ -210,7 +210,7 @@ def test_inject_errors():
         inject_cosmic_rays(image, [np.ones((2, 2))])
     with pytest.raises(ValueError, match=r"hits\[1\]: footprint has shape"):
         inject_cosmic_rays(image, [hits[0], (np.ones((2, 2)), np.ones((3, 3), bool))])
-    with pytest.raises(ValueError, match="image must be a 2-D image"):
+    with pytest.raises(ValueError, match="image: expected a 2-D real image"):
         inject_cosmic_rays(image[0], hits)
     with pytest.raises(ValueError, match="scale must be finite"):
         inject_cosmic_rays(image, hits, scale=np.nan)
@@ -355,7 +355,7 @@ def test_contaminate_errors():
         contaminate(image, classes=["HP", "XYZ"])
     with pytest.raises(ValueError, match="CR is not simulated.*inject_cosmic_rays"):
         contaminate(image, classes=["CR"])
-    with pytest.raises(ValueError, match="image must be a 2-D image"):
+    with pytest.raises(ValueError, match="image: expected a 2-D real image"):
         contaminate(image[None, None])
     with pytest.raises(ValueError, match="saturation is only used with 'SAT'"):
         contaminate(image, classes=["HP"], saturation=5000.0)
