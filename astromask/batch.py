@@ -112,7 +112,11 @@ def flag_file(
     (cubes plane by plane) becomes its masks, with header cards telling how
     they were made; tables, 8-bit images (bad-pixel masks) and other HDUs
     are copied.  The input is never modified, and the output appears
-    atomically (written to ``OUTPUT.part``, then renamed).
+    atomically: it is written to a hidden temporary beside it
+    (``.NAME.astromask-HOST-PID.part``, removed if anything goes wrong, even
+    `KeyboardInterrupt`), then renamed, and an existing output is never
+    replaced without ``overwrite``.  Temporaries that killed processes left
+    in the output folder are removed.
 
     Parameters
     ----------
@@ -160,9 +164,10 @@ def flag_file(
     Raises
     ------
     FlagError
-        The file cannot be flagged (missing, not FITS, no image HDU to
-        flag, output present without ``overwrite``, an HDU the network
-        cannot take...); the message says why, and nothing is written.
+        The file cannot be flagged (missing, a folder, unreadable, not FITS,
+        truncated, no image HDU to flag, output present without
+        ``overwrite``, output not writable, an HDU the network cannot
+        take...); the message says why, and nothing is written.
     ValueError
         ``classes`` names an unknown class, or both ``single_mask`` and
         ``probabilities`` are set.
@@ -174,9 +179,10 @@ def flag_file(
         raise ValueError(msg)
     classes_index = _class_index(classes)
     path = Path(path)
-    if not path.is_file():
-        msg = "no such file"
-        raise FlagError(msg)
+    try:
+        _cli._check_input(path)
+    except _cli._Failure as err:
+        raise FlagError(str(err)) from None
     opts = SimpleNamespace(
         output=output,
         output_dir=output_dir,
@@ -258,27 +264,19 @@ def _flag_task(path, hdu, output, options):
 
 def _scan_task(path):
     """The image HDUs `flag_file` would flag; ``(indices, error, seconds, worker)``."""
-    from astropy.io import fits
-
     from astromask import cli as _cli
 
     start = time.perf_counter()
     indices, error = [], ""
     try:  # the checks and messages of flag_file
-        if not Path(path).is_file():
-            raise FlagError("no such file")
-        try:
-            hdul = fits.open(path)
-        except (OSError, ValueError, TypeError) as err:
-            raise FlagError(f"cannot read as FITS: {err}") from err
-        with hdul:
+        with _cli._read_input(Path(path)) as hdul:
             try:
                 indices = _cli._image_hdus(hdul)
-            except (OSError, ValueError, TypeError) as err:
-                raise FlagError(f"cannot read its data: {err}") from err
-        if not indices:
-            raise FlagError("no 2-D or 3-D image HDU to flag")
-    except FlagError as err:
+            except _cli._READ_ERRORS as err:
+                raise _cli._Failure(f"cannot read its data: {err}") from err
+            if not indices:
+                raise _cli._nothing_to_do("2-D or 3-D image HDU to flag", hdul)
+    except _cli._Failure as err:
         indices, error = [], str(err)
     except Exception as err:
         indices, error = [], _message(err)

@@ -25,14 +25,28 @@
 PATH is a FITS file (also ``.fz``/``.gz``), a directory (its FITS files), a
 ``.list`` file (one path per line), or ``FILE[N]`` for HDU N alone.  Inputs are
 never modified; an existing output is kept unless ``--overwrite`` is given; a
-file that fails is reported and the others go on; the exit status is 1 if
-anything failed.
+file that fails is reported on one line (``astromask: FILE: why``) and the
+others go on.  Outputs appear atomically: each is written to a hidden
+temporary beside it (``.NAME.astromask-HOST-PID.part``) and renamed when
+complete, so an interrupted run never leaves a partial file under an output's
+name; temporaries of killed runs are removed by the next run writing to that
+folder.
+
+Exit status: 0 when every file was processed; 1 when any failed (or no input
+was found); 2 for a command-line usage error; 130 when interrupted (Ctrl-C,
+SIGINT) and 143 when terminated (SIGTERM): the outputs finished so far are
+kept, the one being written is not.
 """
 
 import argparse
 import os
 import re
+import signal
+import socket
 import sys
+import warnings
+import zlib
+from contextlib import contextmanager
 from pathlib import Path
 
 __all__ = ["main"]
@@ -41,8 +55,22 @@ _FITS_NAME = re.compile(r"\.(fits|fit|fts)(\.fz|\.gz)?$|\.fz$", re.IGNORECASE)
 _HDU_SUFFIX = re.compile(r"^(?P<path>.+)\[(?P<hdu>\d+)\]$")
 
 
+# Exit statuses (see the module docstring).
+EXIT_FAILED = 1
+EXIT_INTERRUPTED = 128 + signal.SIGINT
+EXIT_TERMINATED = 128 + signal.SIGTERM
+
+# What reading a damaged file may raise (astropy, gzip, bz2, the decompressors).
+_READ_ERRORS = (OSError, ValueError, TypeError, EOFError, IndexError, KeyError, zlib.error)
+_FITS_SUFFIXES = ".fits, .fit or .fts, optionally with .fz or .gz"
+
+
 class _Failure(Exception):
     """A file could not be processed; the message says why."""
+
+
+class _Terminated(BaseException):
+    """SIGTERM received: unwinds like `KeyboardInterrupt`."""
 
 
 # --------------------------------------------------------------------------
@@ -62,12 +90,11 @@ def expand_paths(paths):
             continue
         path = Path(raw)
         if path.is_dir():
-            found = sorted(
-                p
-                for p in path.iterdir()
-                if p.is_file() and _FITS_NAME.search(p.name) and ".mask" not in p.name
-            )
-            jobs.extend((p, None) for p in found)
+            found = _fits_in(path)
+            if found:
+                jobs.extend((p, None) for p in found)
+            else:  # stays a job, reported by _check_input
+                jobs.append((path, None))
         elif path.suffix == ".list" and path.is_file():
             # One path per line, relative to the current folder (as upstream).
             entries = [line.strip() for line in path.read_text().splitlines()]
@@ -75,6 +102,15 @@ def expand_paths(paths):
         else:
             jobs.append((path, None))
     return jobs
+
+
+def _fits_in(folder):
+    """The FITS files of a folder, outputs (``.mask``) left out, sorted."""
+    return sorted(
+        p
+        for p in folder.iterdir()
+        if p.is_file() and _FITS_NAME.search(p.name) and ".mask" not in p.name
+    )
 
 
 def _image_hdus(hdul, only=None):
@@ -134,7 +170,191 @@ def _read_config(value, name):
 
 
 # --------------------------------------------------------------------------
-# flag
+# Reading inputs, writing outputs
+
+
+def _check_input(path):
+    """Raise `_Failure` unless ``path`` names a file (existing, not a folder)."""
+    if path.is_dir():
+        try:
+            if _fits_in(path):
+                raise _Failure("is a folder, not a FITS file")
+        except OSError as err:
+            raise _Failure(f"is a folder, and cannot be read: {err.strerror or err}") from err
+        raise _Failure(f"is a folder with no FITS file in it (names ending in {_FITS_SUFFIXES})")
+    if not path.exists():
+        raise _Failure("no such file")
+    if not path.is_file():
+        raise _Failure("not a regular file")
+
+
+def _first_line(message):
+    return str(message).strip().splitlines()[0] if str(message).strip() else ""
+
+
+def _unreadable(path, err):
+    """The `_Failure` for a file that `astropy.io.fits.open` cannot open."""
+    if isinstance(err, PermissionError):
+        return _Failure("cannot open it: permission denied; check its permissions")
+    try:
+        with open(path, "rb") as stream:
+            size, magic = os.fstat(stream.fileno()).st_size, stream.read(3)
+    except OSError:
+        size, magic = None, b""
+    if size == 0:
+        return _Failure("empty file (0 bytes), not FITS; write or copy it again")
+    reason = f"cannot read as FITS: {_first_line(err) or type(err).__name__}"
+    if "No SIMPLE card found" in reason:  # astropy's advice is no use here
+        reason = "cannot read as FITS: it does not start with a SIMPLE card (not FITS, or damaged)"
+    compressed = magic[:2] == b"\x1f\x8b" or magic == b"BZh"
+    if size is not None and size % 2880 and not compressed:
+        reason += f" (its {size} bytes are no whole number of 2880-byte FITS blocks: truncated?)"
+    return _Failure(reason)
+
+
+@contextmanager
+def _read_input(path):
+    """Open an input FITS file read-only, with every header read.
+
+    What is wrong with the file (missing, not FITS, truncated, unreadable)
+    becomes a `_Failure`; astropy's other warnings are passed on.
+    """
+    from astropy.io import fits
+
+    _check_input(path)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            hdul = fits.open(path, mode="readonly", lazy_load_hdus=False)
+        except _READ_ERRORS as err:
+            raise _unreadable(path, err) from err
+    for warning in caught:
+        message = _first_line(warning.message)
+        if "truncated" in message:  # astropy reads on, and fails on the data later
+            hdul.close()
+            reason = message.removeprefix("File may have been truncated: ")
+            raise _Failure(f"truncated FITS file: {reason}; copy or download it again")
+    with hdul:
+        for warning in caught:
+            warnings.warn_explicit(
+                warning.message, warning.category, warning.filename, warning.lineno
+            )
+        yield hdul
+
+
+def _hdu_kind(hdu):
+    """A few words on what an HDU holds, for messages."""
+    naxis = hdu.header.get("NAXIS", 0)
+    if not naxis or not any(hdu.header.get(f"NAXIS{i}", 0) for i in range(1, naxis + 1)):
+        return "header only"
+    if hdu.is_image:
+        naxis = hdu.header.get("ZNAXIS", naxis)
+        bits = hdu.header.get("ZBITPIX", hdu.header.get("BITPIX"))
+        return f"{naxis}-D {'8-bit ' if bits == 8 else ''}image"
+    return type(hdu).__name__
+
+
+def _nothing_to_do(what, hdul, only=None):
+    """The `_Failure` of a file with no HDU to process: says what it holds."""
+    indices = range(len(hdul)) if only is None else [only]
+    kinds = [f"HDU {i}: {_hdu_kind(hdul[i])}" for i in indices]
+    if len(kinds) > 6:
+        kinds = [*kinds[:5], f"... {len(kinds) - 5} more"]
+    return _Failure(f"no {what} ({', '.join(kinds)})")
+
+
+# Hidden temporaries, named after the output, this machine and this process.
+_TEMPORARY = re.compile(r"^\.(?P<name>.+)\.astromask-(?P<host>.+)-(?P<pid>\d+)\.part$")
+_swept = set()
+
+
+def _temporary_path(out_path):
+    """Where the output is written before it is renamed: never a FITS name."""
+    tag = f"astromask-{socket.gethostname()}-{os.getpid()}"
+    return out_path.with_name(f".{out_path.name}.{tag}.part")
+
+
+def _alive(pid):
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # another user's process
+        return True
+    return True
+
+
+def _sweep_temporaries(folder):
+    """Remove temporaries that killed processes of this machine left in ``folder``.
+
+    Once per folder and process; only on POSIX, where ``os.kill(pid, 0)``
+    tells whether a process lives.
+    """
+    key = os.path.abspath(folder)
+    if os.name != "posix" or key in _swept:
+        return
+    _swept.add(key)
+    host = socket.gethostname()
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return
+    for entry in entries:
+        match = _TEMPORARY.match(entry.name)
+        if match and match["host"] == host and not _alive(int(match["pid"])):
+            try:
+                os.unlink(entry.path)
+            except OSError:
+                pass
+
+
+def _publish(tmp, out_path, overwrite):
+    """Give the complete temporary its final name; never replace without ``overwrite``."""
+    if overwrite:
+        os.replace(tmp, out_path)
+        return
+    exists = _Failure(f"output {out_path} exists; add --overwrite to replace it")
+    try:
+        os.link(tmp, out_path)  # fails if out_path appeared meanwhile
+    except FileExistsError:
+        raise exists from None
+    except OSError:  # a filesystem without hard links
+        if out_path.exists():
+            raise exists from None
+        os.replace(tmp, out_path)
+
+
+def _write_atomically(hdul, out_path, overwrite):
+    """Write ``hdul`` to a temporary beside ``out_path``, then rename it.
+
+    The temporary is removed whatever happens (an error, Ctrl-C); one left
+    by a killed process is removed by the next `_sweep_temporaries`.
+    """
+    from astropy.io.fits.verify import VerifyError
+
+    try:
+        out_path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        msg = f"cannot create the output folder {out_path.parent}: {err.strerror or err}"
+        raise _Failure(msg) from err
+    _sweep_temporaries(out_path.parent)
+    tmp = _temporary_path(out_path)
+    try:
+        descriptor = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        with os.fdopen(descriptor, "wb") as stream:
+            hdul.writeto(stream)
+            stream.flush()
+            os.fsync(stream.fileno())
+        _publish(tmp, out_path, overwrite)
+    except OSError as err:
+        raise _Failure(f"cannot write {out_path}: {err.strerror or err}") from err
+    except VerifyError as err:
+        msg = f"cannot write {out_path}: invalid header: {_first_line(err)}"
+        raise _Failure(msg) from err
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def _rewrite_file(path, hdu_index, args, *, select, what, process):
@@ -142,7 +362,9 @@ def _rewrite_file(path, hdu_index, args, *, select, what, process):
 
     ``select(hdu)`` says which image HDUs (of `_image_hdus`) to process;
     ``process(hdul, index, output)`` appends what HDU ``index`` becomes to
-    the output `~astropy.io.fits.HDUList`.  The file appears atomically.
+    the output `~astropy.io.fits.HDUList`.  The input is opened read-only;
+    the output appears atomically (`_write_atomically`).  Raises `_Failure`,
+    with the reason, when the file cannot be processed.
     """
     from astropy.io import fits
 
@@ -151,32 +373,32 @@ def _rewrite_file(path, hdu_index, args, *, select, what, process):
         raise _Failure(f"output {out_path} would overwrite the input; use --suffix or --output")
     if out_path.exists() and not args.overwrite:
         raise _Failure(f"output {out_path} exists; add --overwrite to replace it")
-    try:
-        hdul = fits.open(path)
-    except (OSError, ValueError, TypeError) as err:
-        raise _Failure(f"cannot read as FITS: {err}") from err
-    with hdul:
+    with _read_input(path) as hdul:
         if hdu_index is not None and hdu_index >= len(hdul):
             raise _Failure(f"has {len(hdul)} HDUs, no HDU {hdu_index}")
         try:
             todo = {i for i in _image_hdus(hdul, hdu_index) if select(hdul[i])}
-        except (OSError, ValueError, TypeError) as err:
+        except _READ_ERRORS as err:
             raise _Failure(f"cannot read its data: {err}") from err
         if not todo:
-            raise _Failure(f"no {what}")
+            raise _nothing_to_do(what, hdul, hdu_index)
         output = fits.HDUList()
         selected = [hdu_index] if hdu_index is not None else range(len(hdul))
         for index in selected:
             hdu = hdul[index]
-            if index not in todo:
-                output.append(hdu.copy() if index else fits.PrimaryHDU(header=hdu.header))
+            if index in todo:
+                process(hdul, index, output)
                 continue
-            process(hdul, index, output)
-        out_path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out_path.with_name(out_path.name + ".part")
-        output.writeto(tmp, overwrite=True)
-        os.replace(tmp, out_path)
+            try:
+                output.append(hdu.copy() if index else fits.PrimaryHDU(header=hdu.header))
+            except _READ_ERRORS as err:
+                raise _Failure(f"cannot read HDU {index}: {err}") from err
+        _write_atomically(output, out_path, args.overwrite)
     return out_path
+
+
+# --------------------------------------------------------------------------
+# flag
 
 
 def _cmd_flag(args):
@@ -219,7 +441,7 @@ def _cmd_flag(args):
         except batch.FlagError as err:
             raise _Failure(str(err)) from err
 
-    return _run_jobs(jobs, args, work)
+    return _run_jobs(jobs, args, work, output_of=lambda path, hdu: _output_path(path, hdu, args))
 
 
 def _flag_on_cluster(jobs, args, options):
@@ -228,7 +450,7 @@ def _flag_on_cluster(jobs, args, options):
 
     if not jobs:
         print("astromask: no input file found", file=sys.stderr)
-        return 1
+        return EXIT_FAILED
     try:
         results = batch._run(
             jobs,
@@ -245,18 +467,31 @@ def _flag_on_cluster(jobs, args, options):
             print(f"astromask: {label}: {row['error']}", file=sys.stderr)
         elif not args.quiet:
             print(f"{label} -> {row['output']}")
-    return 1 if any(results["status"] != "ok") else 0
+    return EXIT_FAILED if any(results["status"] != "ok") else 0
 
 
-def _run_jobs(jobs, args, work):
+def _run_jobs(jobs, args, work, output_of=None):
+    """Run ``work(path, hdu)`` on every job; the exit status.
+
+    A job that raises `_Failure` is reported on one line, ``astromask:
+    FILE: why``, and the others go on.  ``output_of(path, hdu)`` names a
+    job's output: a job whose output an earlier job of the run writes fails
+    rather than replace it (as in `astromask.batch`).
+    """
     from tqdm.auto import tqdm
 
     failures = 0
-    for path, hdu in tqdm(jobs, desc="files", unit="file", disable=args.quiet or len(jobs) < 2):
+    owners = {}
+    bar = tqdm(jobs, desc="files", unit="file", disable=args.quiet or len(jobs) < 2)
+    for number, (path, hdu) in enumerate(bar):
         label = f"{path}[{hdu}]" if hdu is not None else str(path)
         try:
-            if not path.is_file():
-                raise _Failure("no such file")
+            if output_of is not None:
+                output = output_of(path, hdu)
+                owner, first = owners.setdefault(os.path.abspath(output), (number, label))
+                if owner != number:
+                    raise _Failure(f"output {output} is also the output of {first}")
+            _check_input(path)
             result = work(path, hdu)
         except _Failure as err:
             failures += 1
@@ -266,8 +501,8 @@ def _run_jobs(jobs, args, work):
             print(f"{label} -> {result}")
     if not jobs:
         print("astromask: no input file found", file=sys.stderr)
-        return 1
-    return 1 if failures else 0
+        return EXIT_FAILED
+    return EXIT_FAILED if failures else 0
 
 
 # --------------------------------------------------------------------------
@@ -276,22 +511,29 @@ def _run_jobs(jobs, args, work):
 
 def _cmd_track(args):
     import numpy as np
-    from astropy.io import fits
     from astropy.table import Table
 
     import astromask
 
     prior = None if args.prior.lower() == "none" else float(args.prior)
+    ecsv = Path(args.ecsv) if args.ecsv else None
+    if ecsv is not None and ecsv.exists() and not args.overwrite:  # before any work
+        print(f"astromask: {ecsv} exists; add --overwrite to replace it", file=sys.stderr)
+        return EXIT_FAILED
     rows = []
 
     def work(path, hdu_index):
-        try:
-            hdul = fits.open(path)
-        except (OSError, ValueError, TypeError) as err:
-            raise _Failure(f"cannot read as FITS: {err}") from err
-        file_scores = []
-        with hdul:
-            for index in _image_hdus(hdul, hdu_index):
+        file_rows, skipped = [], []
+        with _read_input(path) as hdul:
+            if hdu_index is not None and hdu_index >= len(hdul):
+                raise _Failure(f"has {len(hdul)} HDUs, no HDU {hdu_index}")
+            try:
+                indices = _image_hdus(hdul, hdu_index)
+            except _READ_ERRORS as err:
+                raise _Failure(f"cannot read its data: {err}") from err
+            if not indices:
+                raise _nothing_to_do("2-D or 3-D image HDU to score", hdul, hdu_index)
+            for index in indices:
                 data = hdul[index].data
                 planes = [data] if data.ndim == 2 else list(data)
                 for plane_number, plane in enumerate(planes):
@@ -299,17 +541,20 @@ def _cmd_track(args):
                         score = astromask.tracking_score(
                             plane, prior=prior, batch_size=args.batch_size, device=args.device
                         )
-                    except ValueError as err:
-                        print(f"astromask: {path}[{index}]: skipped: {err}", file=sys.stderr)
-                        continue
+                    except ValueError as err:  # too small: so are the other planes
+                        skipped.append((index, str(err)))
+                        break
                     plane_label = plane_number if data.ndim == 3 else -1
-                    rows.append((str(path), str(index), plane_label, score))
-                    if data.ndim == 2:
-                        file_scores.append(score)
+                    file_rows.append((str(path), str(index), plane_label, score))
+        if not file_rows:
+            reasons = ", ".join(f"HDU {index}: {why}" for index, why in skipped)
+            raise _Failure(f"no image HDU that MaxiTrack can score ({reasons})")
+        for index, why in skipped:
+            print(f"astromask: {path}[{index}]: skipped: {why}", file=sys.stderr)
+        file_scores = [score for _, _, plane, score in file_rows if plane == -1]
+        rows.extend(file_rows)
         if len(file_scores) > 1:
             rows.append((str(path), "all", -1, float(np.mean(file_scores))))
-        if not file_scores and not any(r[0] == str(path) for r in rows):
-            raise _Failure("no image HDU of at least 400x400 pixels to score")
         return None
 
     status = _run_jobs(expand_paths(args.paths), args, work)
@@ -324,11 +569,19 @@ def _cmd_track(args):
     ]
     if rows:
         table.pprint(max_lines=-1, max_width=-1)
-    if args.ecsv:
-        if Path(args.ecsv).exists() and not args.overwrite:
-            print(f"astromask: {args.ecsv} exists; add --overwrite to replace it", file=sys.stderr)
-            return 1
-        table.write(args.ecsv, format="ascii.ecsv", overwrite=True)
+    if ecsv is not None:
+        tmp = _temporary_path(ecsv)
+        try:
+            table.write(tmp, format="ascii.ecsv")
+            _publish(tmp, ecsv, args.overwrite)
+        except _Failure as err:
+            print(f"astromask: {err}", file=sys.stderr)
+            return EXIT_FAILED
+        except OSError as err:
+            print(f"astromask: cannot write {ecsv}: {err.strerror or err}", file=sys.stderr)
+            return EXIT_FAILED
+        finally:
+            tmp.unlink(missing_ok=True)
     return status
 
 
@@ -424,7 +677,12 @@ def _cmd_cosmicray(args):
     jobs = expand_paths(args.paths)
     if args.output and len(jobs) != 1:
         raise SystemExit("astromask: error: --output needs exactly one input file")
-    return _run_jobs(jobs, args, lambda path, hdu: _cosmicray_file(path, hdu, args))
+    return _run_jobs(
+        jobs,
+        args,
+        lambda path, hdu: _cosmicray_file(path, hdu, args),
+        output_of=lambda path, hdu: _output_path(path, hdu, args),
+    )
 
 
 # --------------------------------------------------------------------------
@@ -824,18 +1082,53 @@ def _parser():
     return parser
 
 
+@contextmanager
+def _sigterm_unwinds():
+    """While running, SIGTERM raises `_Terminated` (in the main thread only)."""
+
+    def handler(signum, frame):
+        raise _Terminated
+
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread: leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def main(argv=None):
-    """Run the command line; return the exit status."""
+    """Run the command line; return the exit status.
+
+    0: every file processed; 1: some file failed, or an error; 2 (argparse's
+    `SystemExit`): a usage error; 130: interrupted (`KeyboardInterrupt`,
+    SIGINT); 143: terminated (SIGTERM).  Interrupted or terminated, the
+    outputs finished are kept and the one being written is removed.
+    """
     # TensorFlow's start-up chatter is noise on a command line (the library
     # itself leaves the environment alone).
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     args = _parser().parse_args(argv)
     args.progress = None if not args.quiet else False
-    try:
-        return args.func(args)
-    except (OSError, ValueError, TypeError) as err:
-        print(f"astromask: error: {err}", file=sys.stderr)
-        return 1
+    stop = (
+        "outputs written so far are complete, the file in progress has none; run the "
+        "command again to do the rest (outputs already there are kept and reported)"
+    )
+    with _sigterm_unwinds():
+        try:
+            return args.func(args)
+        except KeyboardInterrupt:
+            print(f"\nastromask: interrupted: {stop}", file=sys.stderr)
+            return EXIT_INTERRUPTED
+        except _Terminated:
+            print(f"\nastromask: terminated: {stop}", file=sys.stderr)
+            return EXIT_TERMINATED
+        except (OSError, ValueError, TypeError) as err:
+            print(f"astromask: error: {err}", file=sys.stderr)
+            return EXIT_FAILED
 
 
 if __name__ == "__main__":

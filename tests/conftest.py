@@ -343,3 +343,24 @@ def assert_probabilities_match(ours, reference, label, *, against="upstream", to
     )
     assert delta <= tolerance
     assert flips == 0
+
+
+def run_cli(*args, cwd=None, timeout=900):
+    """Run ``python -m astromask.cli ARGS`` in a subprocess, as users run it.
+
+    Returns the `subprocess.CompletedProcess` (text stdout and stderr).
+    """
+    import sys
+
+    return subprocess.run(
+        [sys.executable, "-m", "astromask.cli", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=cwd,
+    )
+
+
+def sha256_file(path):
+    """The SHA-256 hex digest of a file's bytes."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()

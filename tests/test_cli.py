@@ -1,9 +1,6 @@
 """The ``astromask`` command, run as users run it: in a subprocess."""
 
-import hashlib
 import shutil
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -14,22 +11,10 @@ from astropy.table import Table
 import astromask
 from astromask import classes
 from astromask.simulate import simulated_frame
+from tests.conftest import run_cli as _run
+from tests.conftest import sha256_file as _digest
 
 pytestmark = pytest.mark.remote_data  # every test but --help needs the weights
-
-
-def _run(*args, cwd=None):
-    return subprocess.run(
-        [sys.executable, "-m", "astromask.cli", *map(str, args)],
-        capture_output=True,
-        text=True,
-        timeout=900,
-        cwd=cwd,
-    )
-
-
-def _digest(path):
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +41,6 @@ def test_help_lists_subcommands():
     assert done.returncode == 0
     for command in ("flag", "track", "fetch", "demo"):
         assert command in done.stdout
-
 
 
 def test_flag_real_mef_matches_python(tmp_path, realdata):
@@ -91,8 +75,9 @@ def test_flag_compressed_file_keeps_its_table(tmp_path, realdata):
     with fits.open(tmp_path / "lco04m_kb29_banzai.mask1.fits") as res:
         assert len(res) == 1 and res[0].data.dtype.kind in "iu"
         assert set(np.unique(res[0].data).tolist()) <= {0, 1, 8, 9}
-    done = _run("flag", source, "--single-mask", "--classes", "CR", "--compress", "-q",
-                "--suffix", "_cr")
+    done = _run(
+        "flag", source, "--single-mask", "--classes", "CR", "--compress", "-q", "--suffix", "_cr"
+    )
     assert done.returncode == 0, done.stderr
     with fits.open(source) as inp, fits.open(tmp_path / "lco04m_kb29_banzai_cr.fits") as res:
         assert [type(h).__name__ for h in res] == [type(h).__name__ for h in inp]
@@ -144,11 +129,13 @@ def test_bad_file_in_a_batch_is_reported_and_the_rest_goes_on(tmp_path, small_me
 def test_directory_and_options_errors(tmp_path, small_mef):
     shutil.copyfile(small_mef, tmp_path / "one.fits")
     shutil.copyfile(small_mef, tmp_path / "two.fits")
-    done = _run("flag", tmp_path, "--single-mask", "--classes", "CR", "--output-dir",
-                tmp_path / "out", "-q")
+    done = _run(
+        "flag", tmp_path, "--single-mask", "--classes", "CR", "--output-dir", tmp_path / "out", "-q"
+    )
     assert done.returncode == 0, done.stderr
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
-        "one.mask.fits", "two.mask.fits"
+        "one.mask.fits",
+        "two.mask.fits",
     ]
     bad = _run("flag", tmp_path / "one.fits", "--classes", "CR,XYZ")
     assert bad.returncode != 0 and "unknown class 'XYZ'" in bad.stderr
@@ -157,8 +144,12 @@ def test_directory_and_options_errors(tmp_path, small_mef):
 def test_track_prints_scores_and_writes_ecsv(tmp_path, realdata):
     ecsv = tmp_path / "scores.ecsv"
     done = _run(
-        "track", realdata / "mro24m_bin4_proc.fits", realdata / "lco04m_kb29_banzai.fits.fz",
-        "--ecsv", ecsv, "-q",
+        "track",
+        realdata / "mro24m_bin4_proc.fits",
+        realdata / "lco04m_kb29_banzai.fits.fz",
+        "--ecsv",
+        ecsv,
+        "-q",
     )
     assert done.returncode == 0, done.stderr
     table = Table.read(ecsv, format="ascii.ecsv")

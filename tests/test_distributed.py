@@ -4,14 +4,12 @@ One local cluster of two worker processes serves the module; the sequential
 ``astromask flag`` runs once, in a subprocess, to give the reference outputs.
 """
 
-import hashlib
 import os
 import re
 import shutil
 import subprocess
 import sys
 from collections import Counter
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -22,6 +20,8 @@ import astromask
 from astromask import batch
 from astromask.simulate import simulated_frame
 from tests.conftest import IN_CI
+from tests.conftest import run_cli as _cli
+from tests.conftest import sha256_file as _digest
 
 pytestmark = pytest.mark.remote_data  # flagging needs the weights
 
@@ -40,20 +40,6 @@ def _distributed():
 
         return distributed
     return pytest.importorskip("distributed")
-
-
-def _cli(*args, cwd):
-    return subprocess.run(
-        [sys.executable, "-m", "astromask.cli", *map(str, args)],
-        capture_output=True,
-        text=True,
-        timeout=900,
-        cwd=cwd,
-    )
-
-
-def _digest(path):
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def _assert_same_file(result, expected):
