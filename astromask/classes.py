@@ -10,6 +10,13 @@ coded by bit ``2**k`` in the integer flag map, except the background class
 
 <class_table>
 
+*Colour* is the class's colour in maps drawn by
+`astromask.visualization.plot_flags`: the colours of the MaxiMask paper's
+figure 8 (red CR, dark green HCL, dark blue DCL, green HP, blue DP, yellow P,
+orange TRL, grey FR, light grey NEB, purple SAT, light purple SP, brown OV,
+pink BBG, dark grey BG; `MULTIPLE_COLOR`, black, marks pixels of several
+classes when they are drawn so).
+
 *Training prior* is the class frequency in MaxiMask's training set; *prior*
 and *threshold* are upstream's default observing priors
 (``config/classes.priors``) and decision thresholds (``config/classes.thresh``)
@@ -28,9 +35,11 @@ __all__ = [
     "CLASS_NAMES",
     "ClassDef",
     "DEFAULT_MASK_CLASSES",
+    "MULTIPLE_COLOR",
     "class_index",
     "decode_flags",
     "default_priors",
+    "encode_flags",
     "default_thresholds",
     "flag_bits",
     "training_priors",
@@ -58,6 +67,16 @@ class ClassDef:
         Default decision threshold (upstream ``classes.thresh``).
     masked : bool
         Whether `astromask.flag` masks this class by default.
+    color : str
+        Colour of the class in plots (``#rrggbb``), as in the MaxiMask
+        paper's figure 8.
+
+    Examples
+    --------
+    >>> from astromask.classes import CLASSES
+    >>> cr = CLASSES[0]
+    >>> cr.name, cr.bit, cr.threshold, cr.color, cr.threshold_key
+    ('CR', 1, 0.43, '#e41a1c', 'AMT_CR')
     """
 
     name: str
@@ -67,6 +86,7 @@ class ClassDef:
     prior: float
     threshold: float
     masked: bool
+    color: str = "#000000"
 
     @property
     def prior_key(self):
@@ -85,21 +105,21 @@ class ClassDef:
 
 
 _TABLE = [
-    # name, description, training prior, prior, threshold, masked
-    ("CR", "cosmic rays", 0.010, 0.0005, 0.43, True),
-    ("HCL", "hot columns/lines", 0.009, 0.00001, 0.60, True),
-    ("DCL", "dead columns/lines/clusters", 0.036, 0.0001, 0.74, True),
-    ("HP", "hot pixels", 0.001, 0.000001, 0.43, True),
-    ("DP", "dead pixels", 0.001, 0.000001, 0.99, True),
-    ("P", "persistence", 0.010, 0.001, 0.65, True),
-    ("TRL", "satellite trails", 0.103, 0.001, 0.28, True),
-    ("FR", "residual fringes", 0.126, 0.001, 0.76, False),
-    ("NEB", "nebulosities", 0.171, 0.001, 0.56, False),
-    ("SAT", "saturated pixels", 0.002, 0.001, 0.81, True),
-    ("SP", "diffraction spikes", 0.044, 0.005, 0.54, True),
-    ("OV", "overscan", 0.118, 0.005, 0.55, True),
-    ("BBG", "bright background (sources)", 0.126, 0.1, 0.44, False),
-    ("BG", "background", 0.395, 0.9, 0.27, False),
+    # name, description, training prior, prior, threshold, masked, colour (paper fig. 8)
+    ("CR", "cosmic rays", 0.010, 0.0005, 0.43, True, "#e41a1c"),  # red
+    ("HCL", "hot columns/lines", 0.009, 0.00001, 0.60, True, "#006400"),  # dark green
+    ("DCL", "dead columns/lines/clusters", 0.036, 0.0001, 0.74, True, "#00008b"),  # dark blue
+    ("HP", "hot pixels", 0.001, 0.000001, 0.43, True, "#32cd32"),  # green
+    ("DP", "dead pixels", 0.001, 0.000001, 0.99, True, "#1e64ff"),  # blue
+    ("P", "persistence", 0.010, 0.001, 0.65, True, "#ffd700"),  # yellow
+    ("TRL", "satellite trails", 0.103, 0.001, 0.28, True, "#ff8c00"),  # orange
+    ("FR", "residual fringes", 0.126, 0.001, 0.76, False, "#808080"),  # grey
+    ("NEB", "nebulosities", 0.171, 0.001, 0.56, False, "#c8c8c8"),  # light grey
+    ("SAT", "saturated pixels", 0.002, 0.001, 0.81, True, "#800080"),  # purple
+    ("SP", "diffraction spikes", 0.044, 0.005, 0.54, True, "#c8a0ff"),  # light purple
+    ("OV", "overscan", 0.118, 0.005, 0.55, True, "#8b4513"),  # brown
+    ("BBG", "bright background (sources)", 0.126, 0.1, 0.44, False, "#ff96c8"),  # pink
+    ("BG", "background", 0.395, 0.9, 0.27, False, "#404040"),  # dark grey
 ]
 
 CLASSES = tuple(
@@ -111,8 +131,9 @@ CLASSES = tuple(
         prior=prior,
         threshold=threshold,
         masked=masked,
+        color=color,
     )
-    for index, (name, description, training_prior, prior, threshold, masked) in (
+    for index, (name, description, training_prior, prior, threshold, masked, color) in (
         enumerate(_TABLE)
     )
 )
@@ -123,6 +144,9 @@ CLASS_NAMES = tuple(c.name for c in CLASSES)
 
 DEFAULT_MASK_CLASSES = tuple(c.name for c in CLASSES if c.masked)
 """tuple of str: classes that `astromask.flag` masks by default."""
+
+MULTIPLE_COLOR = "#000000"
+"""str: colour of pixels that belong to several classes (black, as in the paper)."""
 
 
 def class_index(names, *, argname="classes"):
@@ -138,6 +162,12 @@ def class_index(names, *, argname="classes"):
     Returns
     -------
     index : `numpy.ndarray` of int
+
+    Examples
+    --------
+    >>> from astromask.classes import class_index
+    >>> class_index(["sat", "CR"])
+    array([9, 0])
     """
     if names is None:
         return np.arange(len(CLASSES))
@@ -147,33 +177,77 @@ def class_index(names, *, argname="classes"):
     for name in names:
         key = str(name).upper()
         if key not in CLASS_NAMES:
-            msg = (
-                f"{argname}: unknown class {name!r}; choose among "
-                f"{', '.join(CLASS_NAMES)}"
-            )
+            msg = f"{argname}: unknown class {name!r}; choose among {', '.join(CLASS_NAMES)}"
             raise ValueError(msg)
         index.append(CLASS_NAMES.index(key))
     return np.array(index, dtype=int)
 
 
 def training_priors():
-    """Return the training-set class priors as a float32 array of 14."""
+    """Return the training-set class priors as a float32 array of 14.
+
+    Examples
+    --------
+    >>> from astromask.classes import CLASS_NAMES, training_priors
+    >>> float(training_priors()[CLASS_NAMES.index("CR")])
+    0.009999999776482582
+    """
     return np.array([c.training_prior for c in CLASSES], dtype=np.float32)
 
 
 def default_priors():
-    """Return upstream's default observing priors as a float32 array of 14."""
+    """Return upstream's default observing priors as a float32 array of 14.
+
+    Examples
+    --------
+    >>> from astromask.classes import default_priors
+    >>> default_priors().shape
+    (14,)
+    """
     return np.array([c.prior for c in CLASSES], dtype=np.float32)
 
 
 def default_thresholds():
-    """Return upstream's default thresholds as a float32 array of 14."""
+    """Return upstream's default thresholds as a float32 array of 14.
+
+    Examples
+    --------
+    >>> from astromask.classes import CLASS_NAMES, default_thresholds
+    >>> print(f"{default_thresholds()[CLASS_NAMES.index('CR')]:.2f}")
+    0.43
+    """
     return np.array([c.threshold for c in CLASSES], dtype=np.float32)
 
 
 def flag_bits():
-    """Return the bit value of each class as a uint16 array (0 for BG)."""
+    """Return the bit value of each class as a uint16 array (0 for BG).
+
+    Examples
+    --------
+    >>> from astromask.classes import flag_bits
+    >>> flag_bits()[:4], int(flag_bits()[-1])
+    (array([1, 2, 4, 8], dtype=uint16), 0)
+    """
     return np.array([c.bit or 0 for c in CLASSES], dtype=np.uint16)
+
+
+def _integer_flags(flags, name="flags"):
+    """``flags`` as an integer array; whole-valued float maps (a flag map read
+    back through a float FITS column or image) are converted, others refused."""
+    flags = np.asarray(flags)
+    if flags.dtype.kind in "iub":
+        return flags
+    if flags.dtype.kind == "f":
+        with np.errstate(invalid="ignore"):
+            whole = np.isfinite(flags).all() and (flags == np.round(flags)).all()
+        if whole and (flags >= 0).all() and (flags < 2**63).all():
+            return flags.astype(np.int64)
+    msg = (
+        f"{name}: expected an integer flag map (as astromask.flag makes), got dtype "
+        f"{flags.dtype} with values that are not whole numbers; pass the FLAGS "
+        "extension as read from the file, or convert it with .astype(int)"
+    )
+    raise TypeError(msg)
 
 
 def decode_flags(flags, name):
@@ -190,8 +264,20 @@ def decode_flags(flags, name):
     Returns
     -------
     mask : `numpy.ndarray` of bool
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from astromask.classes import decode_flags
+    >>> flags = np.array([[0, 1], [8, 9]], dtype=np.uint16)   # -, CR, HP, CR+HP
+    >>> decode_flags(flags, "CR")
+    array([[False,  True],
+           [False,  True]])
+    >>> decode_flags(flags, "BG")
+    array([[ True, False],
+           [False, False]])
     """
-    flags = np.asarray(flags)
+    flags = _integer_flags(flags)
     (index,) = class_index(name, argname="name")
     bit = CLASSES[index].bit
     if bit is None:
@@ -199,12 +285,80 @@ def decode_flags(flags, name):
     return (flags & bit) != 0
 
 
+def encode_flags(masks):
+    """Return the bit-coded flag map of boolean class maps (`decode_flags` reversed).
+
+    Parameters
+    ----------
+    masks : dict of str to array-like of bool
+        Boolean map of each class, keyed by class name (case-insensitive),
+        all of the same shape; for example the ``truth`` of
+        `astromask.simulate.simulated_frame`.  ``"BG"`` carries no bit and
+        adds nothing.
+
+    Returns
+    -------
+    flags : `numpy.ndarray` of uint16
+        Bit ``2**k`` set where class ``k`` is.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from astromask.classes import decode_flags, encode_flags
+    >>> cr = np.array([[True, False], [False, False]])
+    >>> hp = np.array([[True, True], [False, False]])
+    >>> flags = encode_flags({"CR": cr, "HP": hp})
+    >>> flags
+    array([[9, 8],
+           [0, 0]], dtype=uint16)
+    >>> bool((decode_flags(flags, "CR") == cr).all())
+    True
+    """
+    if not isinstance(masks, dict) or not masks:
+        msg = "masks: give a non-empty dict of class name to boolean map"
+        raise TypeError(msg)
+    flags = None
+    for name, value in masks.items():
+        (index,) = class_index(name, argname="masks")
+        value = np.asarray(value)
+        if value.dtype != bool:
+            msg = f"masks[{name!r}]: expected a boolean map, got dtype {value.dtype}"
+            raise TypeError(msg)
+        if flags is None:
+            flags = np.zeros(value.shape, dtype=np.uint16)
+        elif value.shape != flags.shape:
+            msg = f"masks[{name!r}]: shape {value.shape} differs from the other maps' {flags.shape}"
+            raise ValueError(msg)
+        bit = CLASSES[index].bit
+        if bit is not None:
+            flags[value] |= np.uint16(bit)
+    return flags
+
+
 def _table_rows():
-    header = ("name", "index", "bit", "description", "training prior", "prior",
-              "threshold", "masked")
+    header = (
+        "name",
+        "index",
+        "bit",
+        "description",
+        "training prior",
+        "prior",
+        "threshold",
+        "masked",
+        "colour",
+    )
     rows = [
-        (c.name, str(i), str(c.bit or "-"), c.description, str(c.training_prior),
-         str(c.prior), str(c.threshold), "yes" if c.masked else "no")
+        (
+            c.name,
+            str(i),
+            str(c.bit or "-"),
+            c.description,
+            str(c.training_prior),
+            str(c.prior),
+            str(c.threshold),
+            "yes" if c.masked else "no",
+            c.color,
+        )
         for i, c in enumerate(CLASSES)
     ]
     widths = [max(len(r[k]) for r in [header, *rows]) for k in range(len(header))]

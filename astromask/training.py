@@ -697,6 +697,28 @@ def train(
     history : list of dict
         One entry per epoch: ``epoch``, ``loss``, ``val_loss``,
         ``val_tpr@fpr=...``, ``learning_rate``.
+
+    Examples
+    --------
+    A tiny network trained for two epochs on frames with injected hits (a
+    real run starts from a pretrained model and streams many frames):
+
+    >>> import numpy as np
+    >>> import astromask
+    >>> from astromask import zoo
+    >>> from astromask.training import TileDataset
+    >>> rng = np.random.default_rng(0)
+    >>> frames = [rng.normal(100, 10, (128, 128)).astype(np.float32) for _ in range(2)]
+    >>> hits = [(np.full((1, 2), 800, np.float32), np.ones((1, 2), bool))]
+    >>> spec = zoo.CosmicConnModel("group", "electron", "tiny example", hidden=16)
+    >>> data = TileDataset(frames, spec, hits=hits, tile=64, batch_size=2, steps=2)
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     output = f"{folder}/tiny.keras"
+    ...     history = astromask.train(data, start=spec, output=output, epochs=2, verbose=0)
+    ...     model_file_written = zoo.is_trained_model(output)
+    >>> [entry["epoch"] for entry in history], model_file_written
+    ([1, 2], True)
     """
     import datetime
 
