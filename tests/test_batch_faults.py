@@ -322,6 +322,10 @@ def test_unreadable_file_is_reported(batch, tmp_path, capsys, monkeypatch):
 # Interrupted runs
 
 
+def _default_sigint():
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _start_and_stop(tmp_path, batch, how):
     """Run ``astromask flag`` on 8 frames; send ``how`` once its first output exists.
 
@@ -339,6 +343,9 @@ def _start_and_stop(tmp_path, batch, how):
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
+        # A terminal's Ctrl-C: a run started in the background of a script
+        # (as CI may be) inherits SIGINT ignored, and Python then keeps it so.
+        preexec_fn=_default_sigint,
     )
     try:
         deadline = time.monotonic() + 300
