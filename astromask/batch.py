@@ -20,6 +20,9 @@ from types import SimpleNamespace
 
 __all__ = ["FlagError", "flag_file", "flag_files"]
 
+# The example of flag_files runs a Dask cluster (the optional astromask[dask]).
+__doctest_requires__ = {("flag_files",): ["distributed"]}
+
 # The options of flag_file that flag_files passes on (progress is its own).
 _OPTIONS = (
     "output",
@@ -40,7 +43,20 @@ _COLUMNS = ("input", "hdu", "output", "status", "error", "seconds", "worker")
 
 
 class FlagError(Exception):
-    """A file could not be flagged; the message says why."""
+    """A file could not be flagged; the message says why.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from astromask.batch import FlagError, flag_file
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     try:
+    ...         flag_file(Path(folder) / "missing.fits")
+    ...     except FlagError as err:
+    ...         print("no such file" in str(err))
+    True
+    """
 
 
 def _class_index(classes):
@@ -171,6 +187,25 @@ def flag_file(
     ValueError
         ``classes`` names an unknown class, or both ``single_mask`` and
         ``probabilities`` are set.
+
+    Examples
+    --------
+    Flag a small simulated frame, keeping two classes; the output is written
+    beside the input as ``frame.mask.fits``:
+
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from astropy.io import fits
+    >>> from astromask.batch import flag_file
+    >>> from astromask.simulate import simulated_frame
+    >>> ccd, _ = simulated_frame((64, 64), seed=1)
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = Path(folder) / "frame.fits"
+    ...     fits.PrimaryHDU(ccd.data).writeto(path)
+    ...     out = flag_file(path, classes=["CR", "SAT"])  # doctest: +REMOTE_DATA
+    ...     with fits.open(out) as hdul:  # doctest: +REMOTE_DATA
+    ...         print(out.name, hdul[0].data.shape, hdul[0].data.dtype, hdul[0].header["AMCLS0"])
+    frame.mask.fits (2, 64, 64) uint8 CR
     """
     from astromask import cli as _cli
 
@@ -410,6 +445,34 @@ def flag_files(paths, *, client=None, workers=None, split_hdus=False, progress=N
     In a script, call `flag_files` under ``if __name__ == "__main__":``:
     the worker processes of a local cluster are started by spawning Python,
     which imports the script's module.
+
+    Examples
+    --------
+    Flag a small frame and a missing file on a cluster of one in-process
+    worker (by default, `flag_files` starts a cluster of worker processes):
+    the missing file is a ``failed`` row, the frame is flagged.
+
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from astropy.io import fits
+    >>> from distributed import Client, LocalCluster
+    >>> from astromask.batch import flag_files
+    >>> from astromask.simulate import simulated_frame
+    >>> ccd, _ = simulated_frame((64, 64), seed=1)
+    >>> with (
+    ...     tempfile.TemporaryDirectory() as folder,
+    ...     LocalCluster(n_workers=1, processes=False, dashboard_address=None) as cluster,
+    ...     Client(cluster) as client,
+    ... ):
+    ...     fits.PrimaryHDU(ccd.data).writeto(Path(folder) / "frame.fits")
+    ...     paths = [Path(folder) / "frame.fits", Path(folder) / "missing.fits"]
+    ...     table = flag_files(  # doctest: +REMOTE_DATA
+    ...         paths, client=client, output_dir=Path(folder) / "masks", classes="CR"
+    ...     )
+    ...     print(table["status"].tolist(), table["error"].tolist())  # doctest: +REMOTE_DATA
+    ...     print([p.name for p in (Path(folder) / "masks").iterdir()])  # doctest: +REMOTE_DATA
+    ['ok', 'failed'] ['', 'no such file']
+    ['frame.mask.fits']
     """
     from astromask import cli as _cli
 

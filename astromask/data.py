@@ -77,6 +77,20 @@ class WeightFile:
         Expected SHA-256 of the file's content.
     size : int
         Expected size in bytes (informative; the hash is what is checked).
+
+    Examples
+    --------
+    >>> import os
+    >>> from unittest import mock
+    >>> from astromask import data
+    >>> (entry,) = data.model_files("deepcr/ACS-WFC")
+    >>> entry.owner, entry.repo, entry.path
+    ('profjsb', 'deepCR', 'learned_models/mask/ACS-WFC.pth')
+    >>> entry.key == f"{entry.owner}/{entry.repo}/{entry.commit}/{entry.path}"
+    True
+    >>> with mock.patch.dict(os.environ, {"ASTROMASK_WEIGHTS_URL": "https://mirror.example"}):
+    ...     print(entry.url == f"https://mirror.example/{entry.key}")
+    True
     """
 
     owner: str
@@ -285,7 +299,30 @@ REGISTRY = {f.key: f for files in _FILES.values() for f in files}
 
 
 class WeightsError(OSError):
-    """Weights could not be downloaded, or failed their hash check."""
+    """Weights could not be downloaded, or failed their hash check.
+
+    Its message names the file, its URL and what to do.
+
+    Examples
+    --------
+    A cache folder that cannot be created (here a regular file stands in
+    its way), before anything is downloaded:
+
+    >>> import os
+    >>> import tempfile
+    >>> from unittest import mock
+    >>> from astromask import data
+    >>> (entry,) = data.model_files("deepcr/ACS-WFC")
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     blocker = os.path.join(folder, "not-a-folder")
+    ...     open(blocker, "w").close()
+    ...     with mock.patch.dict(os.environ, {"ASTROMASK_DATA_DIR": blocker}):
+    ...         try:
+    ...             data.fetch(entry)
+    ...         except data.WeightsError as err:
+    ...             print(str(err).startswith("cannot write to the cache folder"))
+    True
+    """
 
 
 def cache_dir():

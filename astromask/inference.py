@@ -47,6 +47,18 @@ class Tiling:
     margin : int
         Width of the border dropped from each tile where it overlaps its
         neighbour; the stride between tiles is ``size - 2 * margin``.
+
+    Examples
+    --------
+    Two 64-pixel tiles cover 100 pixels; each writes up to the middle of
+    their overlap:
+
+    >>> from astromask.inference import Tiling
+    >>> tiling = Tiling(64, 8)
+    >>> tiling.stride, tiling.starts(100)
+    (48, [0, 36])
+    >>> tiling.span(0, 100), tiling.span(36, 100)
+    ((0, 56), (44, 100))
     """
 
     size: int
@@ -99,7 +111,16 @@ DEFAULT_TILING = "maximask"
 
 
 def resolve_tiling(tiling):
-    """Turn ``None``, a name, a `Tiling` or a ``(size, margin)`` pair into a `Tiling`."""
+    """Turn ``None``, a name, a `Tiling` or a ``(size, margin)`` pair into a `Tiling`.
+
+    Examples
+    --------
+    >>> from astromask.inference import resolve_tiling
+    >>> resolve_tiling(None), resolve_tiling("deepcr")
+    (Tiling(size=400, margin=100), Tiling(size=512, margin=32))
+    >>> resolve_tiling((64, 8))
+    Tiling(size=64, margin=8)
+    """
     if tiling is None:
         tiling = DEFAULT_TILING
     if isinstance(tiling, Tiling):
@@ -179,6 +200,20 @@ def predict_image(
     probabilities : `numpy.ndarray`
         float32 array of shape ``(n_classes, ny, nx)``, or with ``reduce``
         an ``(ny, nx)`` array of its dtype.
+
+    Examples
+    --------
+    MaxiMask's 14 class probabilities on a small frame, in one 64-pixel
+    tile:
+
+    >>> from astromask.inference import predict_image
+    >>> from astromask.preprocess import normalize
+    >>> from astromask.simulate import simulated_frame
+    >>> ccd, _ = simulated_frame((64, 64), seed=1)
+    >>> image = normalize(ccd.data)
+    >>> p = predict_image(image, tiling=(64, 16))  # doctest: +REMOTE_DATA
+    >>> p.shape, p.dtype, bool(((p >= 0) & (p <= 1)).all())  # doctest: +REMOTE_DATA
+    ((14, 64, 64), dtype('float32'), True)
     """
     from astromask import zoo
 
@@ -267,6 +302,21 @@ def predict_unet(
     -------
     output : `numpy.ndarray`
         float32 ``(ny, nx)`` network output.
+
+    Examples
+    --------
+    deepCR's ACS/WFC mask network on a 64x64 frame in 32-pixel tiles:
+
+    >>> import numpy as np
+    >>> from astromask.inference import predict_unet
+    >>> from astromask.simulate import simulated_frame
+    >>> ccd, _ = simulated_frame((64, 64), seed=1)
+    >>> channels = ccd.data[None].astype(np.float32)
+    >>> out = predict_unet(  # doctest: +REMOTE_DATA
+    ...     channels, model="deepcr/ACS-WFC", tiling=(32, 8)
+    ... )
+    >>> out.shape, out.dtype  # doctest: +REMOTE_DATA
+    ((64, 64), dtype('float32'))
     """
     from astromask import zoo
 
@@ -349,6 +399,17 @@ def pad_to_multiple(channels, multiple):
     are not padded, and then match deepCR exactly.
 
     Returns the padded array and the ``(rows, columns)`` added.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from astromask.inference import pad_to_multiple
+    >>> channels = np.zeros((1, 30, 33), np.float32)
+    >>> padded, pad = pad_to_multiple(channels, 4)
+    >>> padded.shape, pad
+    ((1, 32, 36), (2, 3))
+    >>> pad_to_multiple(padded, 4)[1]  # already multiples of 4
+    (0, 0)
     """
     pad = (-channels.shape[1] % multiple, -channels.shape[2] % multiple)
     if pad == (0, 0):
@@ -393,6 +454,18 @@ def deepcr_probabilities(
     -------
     probabilities : `numpy.ndarray`
         float32 ``(ny, nx)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from astromask.inference import deepcr_probabilities
+    >>> from astromask.simulate import simulated_frame
+    >>> ccd, truth = simulated_frame((64, 64), seed=1)
+    >>> bad = np.zeros((64, 64), bool)
+    >>> bad[0, :8] = True  # left out, filled from their neighbours first
+    >>> p = deepcr_probabilities(ccd.data, bad)  # doctest: +REMOTE_DATA
+    >>> p.shape, p.dtype, bool(((p >= 0) & (p <= 1)).all())  # doctest: +REMOTE_DATA
+    ((64, 64), dtype('float32'), True)
     """
     from astromask import zoo
 
@@ -615,6 +688,19 @@ def tile_scores(image, *, model="maxitrack", size=400, batch_size=None, device=N
     -------
     scores : `numpy.ndarray`
         float32 score of each tile, in raster order.
+
+    Examples
+    --------
+    MaxiTrack's score (1: tracking was lost) of the one 400-pixel tile of
+    a frame:
+
+    >>> from astromask.inference import tile_scores
+    >>> from astromask.preprocess import normalize
+    >>> from astromask.simulate import simulated_frame
+    >>> ccd, _ = simulated_frame((400, 400), seed=1)
+    >>> scores = tile_scores(normalize(ccd.data))  # doctest: +REMOTE_DATA
+    >>> scores.shape, scores.dtype, bool(0 <= scores[0] <= 1)  # doctest: +REMOTE_DATA
+    ((1,), dtype('float32'), True)
     """
     from astromask import zoo
 
@@ -658,6 +744,19 @@ def apply_priors(probabilities, priors, *, index=None):
     Returns
     -------
     corrected : `numpy.ndarray`
+
+    Examples
+    --------
+    A cosmic-ray probability of 0.5 under MaxiMask's training prior (0.01)
+    drops when cosmic rays are expected ten times less often:
+
+    >>> import numpy as np
+    >>> from astromask.inference import apply_priors
+    >>> p = np.full((1, 2, 2), 0.5, np.float32)
+    >>> float(apply_priors(p, [0.01], index=[0])[0, 0, 0])
+    0.5
+    >>> round(float(apply_priors(p, [0.001], index=[0])[0, 0, 0]), 4)
+    0.0902
     """
     train = classes.training_priors()
     if index is not None:
@@ -670,6 +769,15 @@ def apply_priors(probabilities, priors, *, index=None):
 
 
 def threshold(probabilities, thresholds):
-    """Return ``probabilities > thresholds`` per class (strict, as upstream)."""
+    """Return ``probabilities > thresholds`` per class (strict, as upstream).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from astromask.inference import threshold
+    >>> p = np.array([[[0.2, 0.5, 0.7]], [[0.2, 0.5, 0.7]]], np.float32)  # 2 classes
+    >>> threshold(p, [0.5, 0.1]).tolist()
+    [[[False, False, True]], [[True, True, True]]]
+    """
     thresholds = np.asarray(thresholds, dtype=np.float32)
     return probabilities > thresholds.reshape((-1,) + (1,) * (probabilities.ndim - 1))

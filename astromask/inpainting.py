@@ -60,6 +60,16 @@ def masked_median(image, fill, good, *, size=5, chunk=2**16):
     values : `numpy.ndarray`
         Estimates for ``image[fill]``, in that order; pixels whose box holds
         no good pixel take the median of all good pixels.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from astromask.inpainting import masked_median
+    >>> image = np.arange(49, dtype=np.float32).reshape(7, 7)
+    >>> fill = np.zeros((7, 7), bool)
+    >>> fill[3, 3] = fill[0, 0] = True
+    >>> masked_median(image, fill, ~fill).tolist()
+    [8.5, 24.0]
     """
     half = size // 2
     padded = np.pad(np.where(good, image, np.nan), half, constant_values=np.nan)
@@ -122,7 +132,18 @@ def _deepcr(image, fill, good, method, *, tiling, batch_size, device, progress):
 
 
 def output_dtype(dtype):
-    """The float dtype inpainted data get: float inputs keep theirs (float16 -> float32)."""
+    """The float dtype inpainted data get: float inputs keep theirs (float16 -> float32).
+
+    Integer inputs become float32 or, for 32- and 64-bit integers, float64
+    (`numpy.result_type` with float32).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from astromask.inpainting import output_dtype
+    >>> [str(output_dtype(t)) for t in (np.float16, np.float64, np.int16, np.int32)]
+    ['float32', 'float64', 'float32', 'float64']
+    """
     return np.result_type(dtype, np.float32)
 
 
@@ -161,6 +182,20 @@ def inpaint_array(
     result : `numpy.ndarray`
         A new array of dtype `output_dtype` ``(image.dtype)``; NaN at the
         ``fill`` pixels when the image has no good pixel at all.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from astromask.inpainting import inpaint_array
+    >>> image = np.full((32, 32), 100.0, dtype=np.float32)
+    >>> image[10, 10:12] = 5000.0  # a cosmic ray
+    >>> hit = image > 1000
+    >>> clean = inpaint_array(image, hit)
+    >>> clean.dtype, clean[10, 10:12].tolist(), bool(np.all(clean[~hit] == image[~hit]))
+    (dtype('float32'), [100.0, 100.0], True)
+    >>> smooth = inpaint_array(image, hit, method="gaussian", sigma=1.5)
+    >>> bool(np.allclose(smooth[10, 10:12], 100.0))
+    True
     """
     if method not in INPAINT_METHODS:
         choices = ", ".join(INPAINT_METHODS)

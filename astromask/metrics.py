@@ -269,7 +269,18 @@ def _mcc(tp, fp, fn, tn):
 
 
 class ConfusionCounts(NamedTuple):
-    """Pixel counts of a detection against the truth."""
+    """Pixel counts of a detection against the truth.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from astromask.metrics import confusion_counts
+    >>> counts = confusion_counts(np.array([True, True, False]), np.array([True, False, True]))
+    >>> counts
+    ConfusionCounts(tp=1, fp=1, fn=1, tn=0)
+    >>> counts.tp + counts.fn  # the true pixels
+    2
+    """
 
     tp: int
     """True positives: predicted and true."""
@@ -313,6 +324,17 @@ class DetectionScores:
     mcc : float
         Matthews correlation coefficient,
         (TP TN - FP FN) / sqrt((TP+FP)(TP+FN)(TN+FP)(TN+FN)).
+
+    Examples
+    --------
+    >>> from astromask.metrics import DetectionScores
+    >>> scores = DetectionScores(tp=8, fp=2, fn=2, tn=88, threshold=0.5)
+    >>> scores.tpr, scores.precision, scores.f1, round(scores.iou, 4)
+    (0.8, 0.8, 0.8, 0.6667)
+    >>> scores.counts
+    ConfusionCounts(tp=8, fp=2, fn=2, tn=88)
+    >>> DetectionScores(tp=0, fp=0, fn=5, tn=95).precision  # no positive prediction
+    nan
     """
 
     tp: int

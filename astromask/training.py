@@ -101,6 +101,15 @@ def random_orientation(arrays, rng):
     -------
     arrays : list of `numpy.ndarray`
         The transformed arrays (views where possible).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from astromask.training import random_orientation
+    >>> image = np.arange(6).reshape(2, 3)
+    >>> turned, mask = random_orientation([image, image > 2], np.random.default_rng(1))
+    >>> turned.shape, bool(np.array_equal(mask, turned > 2))
+    ((2, 3), True)
     """
     turns = int(rng.integers(4))
     flip = bool(rng.integers(2))
@@ -184,6 +193,20 @@ def network_input(tiles, spec):
     -------
     x : `numpy.ndarray`
         float32 ``(batch, h, w, 1)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from astromask import zoo
+    >>> from astromask.training import network_input
+    >>> tiles = np.full((2, 8, 8), 300.0)
+    >>> spec = zoo.DEEPCR_MODELS["deepcr/ACS-WFC-F606W-2-4"]  # divides by 100
+    >>> x = network_input(tiles, spec)
+    >>> x.shape, x.dtype, float(x[0, 0, 0, 0])
+    ((2, 8, 8, 1), dtype('float32'), 3.0)
+    >>> spec = zoo.COSMIC_CONN_MODELS["cosmic-conn/ground_imaging"]  # tile median removed
+    >>> float(network_input(tiles, spec).max())
+    0.0
     """
     from astromask import inference
 
@@ -330,6 +353,27 @@ class TileDataset(keras.utils.PyDataset):
     **kwargs
         Passed to `keras.utils.PyDataset` (``workers``,
         ``use_multiprocessing``, ``max_queue_size``).
+
+    Examples
+    --------
+    Tiles of 32 pixels from one 64x64 frame, with two-pixel hits injected:
+
+    >>> import numpy as np
+    >>> from astromask import zoo
+    >>> from astromask.training import TileDataset
+    >>> frame = np.random.default_rng(0).normal(100, 10, (64, 64)).astype(np.float32)
+    >>> hits = [(np.full((1, 2), 800, np.float32), np.ones((1, 2), bool))]
+    >>> spec = zoo.CosmicConnModel("group", "electron", "tiny example", hidden=16)
+    >>> data = TileDataset(
+    ...     [frame], spec, hits=hits, tile=32, batch_size=2, steps=3, density=1 / 200
+    ... )
+    >>> len(data)
+    3
+    >>> x, truth, weights = data[0]
+    >>> x.shape, truth.shape, weights.shape, x.dtype
+    ((2, 32, 32, 1), (2, 32, 32, 1), (2, 32, 32), dtype('float32'))
+    >>> bool(truth.any()), 0 < data.positive_fraction < 1
+    (True, True)
     """
 
     def __init__(
@@ -574,6 +618,38 @@ def fold_batchnorm(trained, inference):
     With frozen statistics a batch norm is ``gamma (x - mean) / sqrt(var +
     eps) + beta``, an affine map per channel that merges into the kernel and
     bias of the convolution before it.
+
+    Parameters
+    ----------
+    trained : `keras.Model`
+        The network with its batch normalisation layers
+        (`astromask.zoo.build_network` with ``training=True``).
+    inference : `keras.Model`
+        The same network without them (``training=False``); its weights are
+        set in place.
+
+    Examples
+    --------
+    >>> import keras
+    >>> import numpy as np
+    >>> from astromask import zoo
+    >>> from astromask.training import fold_batchnorm
+    >>> spec = zoo.DeepCRModel("mask", 2, 4, 1.0, False, "electron", "tiny example")
+    >>> fmt = zoo.data_format(keras.backend.backend())
+    >>> trained = zoo.build_network(spec, (16, 16), data_format=fmt, training=True)
+    >>> inference = zoo.build_network(spec, (16, 16), data_format=fmt)
+    >>> rng = np.random.default_rng(0)
+    >>> for layer in trained.layers:  # statistics as if trained
+    ...     if isinstance(layer, keras.layers.BatchNormalization):
+    ...         n = layer.get_weights()[0].size
+    ...         layer.set_weights([rng.uniform(0.5, 2, n), rng.normal(0, 0.1, n),
+    ...                            rng.normal(0, 0.1, n), rng.uniform(0.5, 2, n)])
+    >>> fold_batchnorm(trained, inference)
+    >>> x = rng.normal(size=(1, 16, 16, 1)).astype(np.float32)
+    >>> a = keras.ops.convert_to_numpy(trained(x, training=False))
+    >>> b = keras.ops.convert_to_numpy(inference(x))
+    >>> bool(np.allclose(a, b, atol=1e-5))
+    True
     """
     names = {layer.name for layer in trained.layers}
     for layer in inference.layers:

@@ -69,6 +69,15 @@ class DeepCRModel:
         with class-balanced weights (`astromask.training`), the cosmic-ray
         pixel fraction of its training data: its output is mapped back to
         probabilities with `astromask.inference.balanced_probability`.
+
+    Examples
+    --------
+    >>> from astromask.zoo import DEEPCR_MODELS, DeepCRModel
+    >>> spec = DEEPCR_MODELS["deepcr/ACS-WFC-F606W-2-4"]
+    >>> spec.kind, spec.depth, spec.hidden, spec.scale, spec.unit
+    ('mask', 2, 4, 100.0, 'electron')
+    >>> DeepCRModel("mask", 2, 8, 1.0, False, "adu", "my camera").balanced_prior
+    0.0
     """
 
     kind: str
@@ -143,6 +152,15 @@ class CosmicConnModel:
         Channels of the first level (32 in all the published networks).
     balanced_prior : float
         As for `DeepCRModel`.
+
+    Examples
+    --------
+    >>> from astromask.zoo import COSMIC_CONN_MODELS, CosmicConnModel
+    >>> spec = COSMIC_CONN_MODELS["decam-attention/Att_Cosmic-CoNN"]
+    >>> spec.norm, spec.unit, spec.sky, spec.affine, spec.attention, spec.prefix
+    ('group', 'adu', 'kept', False, True, 'module.')
+    >>> CosmicConnModel("group", "electron", "a smaller network", hidden=16).sky
+    'tile median'
     """
 
     norm: str
@@ -210,6 +228,15 @@ def cosmic_ray_models():
     The deepCR mask networks (`DEEPCR_MODELS` of kind ``"mask"``) and the
     Cosmic-CoNN networks (`COSMIC_CONN_MODELS`); each spec has a ``unit``
     and a ``description``.
+
+    Examples
+    --------
+    >>> from astromask.zoo import cosmic_ray_models
+    >>> models = cosmic_ray_models()
+    >>> len(models), list(models)[:2]
+    (11, ['deepcr/ACS-WFC', 'deepcr/ACS-WFC-F606W-2-4'])
+    >>> models["deepcr/decam"].unit
+    'adu'
     """
     models = {name: spec for name, spec in DEEPCR_MODELS.items() if spec.kind == "mask"}
     models.update(COSMIC_CONN_MODELS)
@@ -234,6 +261,16 @@ def cosmic_ray_spec(model):
     ------
     ValueError
         If ``model`` is neither.
+
+    Examples
+    --------
+    >>> from astromask.zoo import cosmic_ray_spec
+    >>> cosmic_ray_spec("cosmic-conn/NRES").norm
+    'group'
+    >>> cosmic_ray_spec("maximask")
+    Traceback (most recent call last):
+    ...
+    ValueError: model: 'maximask' is not a cosmic-ray network; ...
     """
     if is_trained_model(model):
         return trained_metadata(model)["spec"]
@@ -264,6 +301,16 @@ def is_trained_model(model):
     ------
     FileNotFoundError
         If it looks like a file but does not exist.
+
+    Examples
+    --------
+    >>> from astromask.zoo import is_trained_model
+    >>> is_trained_model("deepcr/ACS-WFC")
+    False
+    >>> is_trained_model("no-such-model.keras")
+    Traceback (most recent call last):
+    ...
+    FileNotFoundError: model: no trained model file 'no-such-model.keras'
     """
     if isinstance(model, os.PathLike) or (isinstance(model, str) and model.endswith(".keras")):
         if not Path(model).is_file():
@@ -321,6 +368,22 @@ def trained_metadata(path):
     ------
     ValueError
         If the file is not a Keras archive with astromask metadata.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> import keras
+    >>> from astromask import zoo
+    >>> spec = zoo.DeepCRModel("mask", 2, 4, 1.0, False, "electron", "tiny example")
+    >>> fmt = zoo.data_format(keras.backend.backend())
+    >>> net = zoo.build_network(spec, (16, 16), data_format=fmt)
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = Path(folder) / "tiny.keras"
+    ...     zoo.save_trained(net, path, spec, training={"epochs": 0})
+    ...     meta = zoo.trained_metadata(path)
+    >>> meta["spec"] == spec, meta["base"], meta["training"], len(meta["sha256"])
+    (True, None, {'epochs': 0}, 64)
     """
     import json
     import zipfile
@@ -359,6 +422,16 @@ def check_trained_output(path, *, overwrite, name):
 
     It must end in ``.keras``, and exist only when ``overwrite`` is set;
     ``name`` is the argument named in the error message.
+
+    Examples
+    --------
+    >>> from astromask.zoo import check_trained_output
+    >>> check_trained_output("no-such-model.keras", overwrite=False, name="output").name
+    'no-such-model.keras'
+    >>> check_trained_output("model.h5", overwrite=False, name="output")
+    Traceback (most recent call last):
+    ...
+    ValueError: output: a trained model is saved as a .keras file, got 'model.h5'
     """
     path = Path(path)
     if path.suffix != ".keras":
@@ -393,6 +466,25 @@ def save_trained(model, path, spec, *, base=None, training=None, overwrite=False
         JSON-serialisable record of the training (options, history).
     overwrite : bool, optional
         Replace an existing file.
+
+    Examples
+    --------
+    A tiny network with random weights, saved and then named as ``model``:
+
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> import keras
+    >>> from astromask import zoo
+    >>> spec = zoo.DeepCRModel("mask", 2, 4, 1.0, False, "electron", "tiny example")
+    >>> fmt = zoo.data_format(keras.backend.backend())
+    >>> net = zoo.build_network(spec, (16, 16), data_format=fmt)
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = Path(folder) / "tiny.keras"
+    ...     zoo.save_trained(net, path, spec, base="deepcr/ACS-WFC-F606W-2-4")
+    ...     print(zoo.is_trained_model(path), zoo.cosmic_ray_spec(path) == spec)
+    ...     print(zoo.trained_metadata(path)["base"])
+    True True
+    deepcr/ACS-WFC-F606W-2-4
     """
     import dataclasses
     import json
@@ -483,6 +575,25 @@ def build_network(spec, input_shape, *, data_format, training=False, name="netwo
         of the inference form, where they are folded into the kernels.
     name : str, optional
         Model name.
+
+    Returns
+    -------
+    model : `keras.Model`
+        Maps ``(batch, height, width, channels)`` to ``(batch, height,
+        width, 1)``.
+
+    Examples
+    --------
+    >>> import keras
+    >>> from astromask import zoo
+    >>> spec = zoo.DeepCRModel("mask", 2, 4, 1.0, False, "electron", "tiny example")
+    >>> fmt = zoo.data_format(keras.backend.backend())
+    >>> net = zoo.build_network(spec, (16, 16), data_format=fmt)
+    >>> net.input_shape, net.output_shape
+    ((None, 16, 16, 1), (None, 16, 16, 1))
+    >>> trained = zoo.build_network(spec, (16, 16), data_format=fmt, training=True)
+    >>> any(isinstance(layer, keras.layers.BatchNormalization) for layer in trained.layers)
+    True
     """
     if isinstance(spec, DeepCRModel):
         from astromask.models.deepcr import build_deepcr
@@ -518,6 +629,12 @@ def data_format(backend):
     """The internal layout astromask builds networks in for a Keras backend.
 
     PyTorch convolves channels-first; the others channels-last.
+
+    Examples
+    --------
+    >>> from astromask.zoo import data_format
+    >>> data_format("torch"), data_format("jax"), data_format("tensorflow")
+    ('channels_first', 'channels_last', 'channels_last')
     """
     return "channels_first" if backend == "torch" else "channels_last"
 
@@ -549,7 +666,17 @@ def _build(model, input_shape, backend):
 
 
 def weights_sha256(model):
-    """Return the SHA-256 of a model's main weight file (recorded in headers)."""
+    """Return the SHA-256 of a model's main weight file (recorded in headers).
+
+    For a trained ``.keras`` file, the SHA-256 of that file.
+
+    Examples
+    --------
+    >>> from astromask import data, zoo
+    >>> digest = zoo.weights_sha256("deepcr/ACS-WFC")
+    >>> len(digest), digest == data.model_files("deepcr/ACS-WFC")[-1].sha256
+    (64, True)
+    """
     if is_trained_model(model):
         return trained_metadata(model)["sha256"]
     return data.model_files(model)[-1].sha256
@@ -567,6 +694,17 @@ def converted_weights(model, *, progress=False):
         Model name, for example ``"maximask"``.
     progress : bool, optional
         Show download progress bars.
+
+    Returns
+    -------
+    weights : dict of str to `numpy.ndarray`
+
+    Examples
+    --------
+    >>> from astromask.zoo import converted_weights
+    >>> weights = converted_weights("deepcr/ACS-WFC")  # doctest: +REMOTE_DATA
+    >>> len(weights), weights["inc_conv1/kernel"].shape  # doctest: +REMOTE_DATA
+    (16, (3, 3, 1, 32))
     """
     files = data.model_files(model)
     paths = [data.fetch(f, progress=progress) for f in files]
@@ -666,7 +804,18 @@ Reduced precisions compute in 16 bits with float32 weights (Keras's
 
 
 def check_precision(precision):
-    """Return ``precision`` as a key of `PRECISIONS` (`None` is float32)."""
+    """Return ``precision`` as a key of `PRECISIONS` (`None` is float32).
+
+    Examples
+    --------
+    >>> from astromask.zoo import check_precision
+    >>> check_precision(None), check_precision("bfloat16")
+    ('float32', 'bfloat16')
+    >>> check_precision("half")
+    Traceback (most recent call last):
+    ...
+    ValueError: precision: expected one of float32, bfloat16, float16, got 'half'
+    """
     precision = "float32" if precision is None else precision
     if precision not in PRECISIONS:
         msg = f"precision: expected one of {', '.join(PRECISIONS)}, got {precision!r}"
@@ -708,6 +857,17 @@ def get_model(model, input_shape, *, progress=False, precision=None):
     Returns
     -------
     model : `keras.Model`
+
+    Examples
+    --------
+    Built once per model, input shape, backend and precision, then reused:
+
+    >>> from astromask.zoo import get_model
+    >>> net = get_model("deepcr/ACS-WFC", (64, 64))  # doctest: +REMOTE_DATA
+    >>> net.input_shape, net.output_shape  # doctest: +REMOTE_DATA
+    ((None, 64, 64, 1), (None, 64, 64, 1))
+    >>> get_model("deepcr/ACS-WFC", (64, 64)) is net  # doctest: +REMOTE_DATA
+    True
     """
     import keras
 

@@ -47,12 +47,32 @@ BLOCKS = {
 
 
 def is_batchnorm(tensors, prefix=""):
-    """Whether a Cosmic-CoNN state dict uses batch norm (else group norm)."""
+    """Whether a Cosmic-CoNN state dict uses batch norm (else group norm).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from astromask.convert.cosmic_conn import is_batchnorm
+    >>> is_batchnorm({"inc.conv.conv.1.running_mean": np.zeros(32)})
+    True
+    >>> is_batchnorm({"module.inc.conv.conv.1.weight": np.ones(32)}, prefix="module.")
+    False
+    """
     return f"{prefix}inc.conv.conv.1.running_mean" in tensors
 
 
 def has_attention(tensors, prefix=""):
-    """Whether a state dict has attention gates on its skip connections."""
+    """Whether a state dict has attention gates on its skip connections.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from astromask.convert.cosmic_conn import has_attention
+    >>> has_attention({"module.up1.attention.psi.0.weight": np.ones((1, 16, 1, 1))}, "module.")
+    True
+    >>> has_attention({"up1.up_conv.weight": np.ones((64, 32, 2, 2))})
+    False
+    """
     return f"{prefix}up1.attention.psi.0.weight" in tensors
 
 
@@ -102,6 +122,24 @@ def convert_weights(tensors, *, prefix=""):
         ``norm="group"`` (group-norm files; ``affine`` when the file has
         the norms' weights) or ``norm=None`` (batch-norm files; see
         `is_batchnorm`), and ``attention`` as `has_attention` says.
+
+    Examples
+    --------
+    Cosmic-CoNN's ground-based network, converted and loaded into its Keras
+    UNet:
+
+    >>> from astromask import data
+    >>> from astromask.convert.common import assign_weights
+    >>> from astromask.convert.cosmic_conn import convert_weights
+    >>> from astromask.models.cosmic_conn import build_cosmic_conn
+    >>> from astromask.weights.torch_pickle import read_torch_state_dict
+    >>> (entry,) = data.model_files("cosmic-conn/ground_imaging")
+    >>> tensors = read_torch_state_dict(data.fetch(entry))  # doctest: +REMOTE_DATA
+    >>> weights = convert_weights(tensors)  # doctest: +REMOTE_DATA
+    >>> weights["inc_conv1/kernel"].shape, weights["inc_norm/gamma"].shape  # doctest: +REMOTE_DATA
+    ((3, 3, 1, 32), (32,))
+    >>> net = build_cosmic_conn((32, 32))  # doctest: +REMOTE_DATA
+    >>> assign_weights(net, weights)  # doctest: +REMOTE_DATA
     """
     batchnorm = is_batchnorm(tensors, prefix)
     weights = {}

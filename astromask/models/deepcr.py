@@ -86,6 +86,17 @@ def build_deepcr(
     model : `keras.Model`
         Maps ``(batch, height, width, in_channels)`` to ``(batch, height,
         width, 1)``.
+
+    Examples
+    --------
+    A small inpainting UNet (masked image and mask in, no sigmoid):
+
+    >>> from astromask.models.deepcr import build_deepcr
+    >>> net = build_deepcr((16, 16), depth=2, hidden=4, in_channels=2, sigmoid=False)
+    >>> net.input_shape, net.output_shape
+    ((None, 16, 16, 2), (None, 16, 16, 1))
+    >>> [layer.name for layer in net.layers if layer.name.endswith("_conv1")]
+    ['inc_conv1', 'down1_conv1', 'up8_conv1']
     """
     if depth not in (2, 3):
         msg = f"depth: deepCR networks have 2 or 3 levels, got {depth}"

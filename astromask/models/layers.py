@@ -47,6 +47,18 @@ class MaxPoolWithMask(_ImageLayer):
     ----------
     data_format : {"channels_last", "channels_first"}, optional
         Layout of the input (default: Keras's ``image_data_format()``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from keras import ops
+    >>> from astromask.models.layers import MaxPoolWithMask
+    >>> x = np.array([[1, 5, 2, 2], [3, 4, 0, 1]], np.float32).reshape(1, 2, 4, 1)
+    >>> pooled, mask = MaxPoolWithMask(data_format="channels_last")(x)
+    >>> ops.convert_to_numpy(pooled)[0, :, :, 0].tolist()
+    [[5.0, 2.0]]
+    >>> ops.convert_to_numpy(mask)[0, :, :, 0].tolist()  # the first of tied maxima wins
+    [[0.0, 1.0, 1.0, 0.0], [0.0, 0.0, 0.0, 0.0]]
     """
 
     def call(self, x):
@@ -121,6 +133,17 @@ class MaxUnpool(_ImageLayer):
     ----------
     data_format : {"channels_last", "channels_first"}, optional
         Layout of the inputs (default: Keras's ``image_data_format()``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from keras import ops
+    >>> from astromask.models.layers import MaxPoolWithMask, MaxUnpool
+    >>> x = np.array([[1, 5, 2, 2], [3, 4, 0, 1]], np.float32).reshape(1, 2, 4, 1)
+    >>> pooled, mask = MaxPoolWithMask(data_format="channels_last")(x)
+    >>> up = MaxUnpool(data_format="channels_last")([pooled, mask])
+    >>> ops.convert_to_numpy(up)[0, :, :, 0].tolist()
+    [[0.0, 5.0, 2.0, 0.0], [0.0, 0.0, 0.0, 0.0]]
     """
 
     def call(self, inputs):
@@ -181,6 +204,21 @@ class GroupNorm(_ImageLayer):
         weights.
     data_format : {"channels_last", "channels_first"}, optional
         Layout of the input (default: Keras's ``image_data_format()``).
+
+    Examples
+    --------
+    Each group of channels comes out with zero mean and unit variance:
+
+    >>> import numpy as np
+    >>> from keras import ops
+    >>> from astromask.models.layers import GroupNorm
+    >>> x = np.random.default_rng(0).normal(5, 3, (2, 8, 8, 4)).astype(np.float32)
+    >>> y = ops.convert_to_numpy(GroupNorm(2, data_format="channels_last")(x))
+    >>> groups = y.reshape(2, 8, 8, 2, 2)
+    >>> bool(np.allclose(groups.mean(axis=(1, 2, 4)), 0, atol=1e-5))
+    True
+    >>> bool(np.allclose(groups.std(axis=(1, 2, 4)), 1, atol=1e-3))
+    True
     """
 
     def __init__(self, groups, *, epsilon=1e-5, affine=True, data_format=None, **kwargs):

@@ -109,11 +109,47 @@ _MARK = object()
 
 
 class TorchFormatError(ValueError):
-    """A ``.pth`` file is malformed, truncated or uses an unsupported feature."""
+    """A ``.pth`` file is malformed, truncated or uses an unsupported feature.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from astromask.weights.torch_pickle import TorchFormatError, read_torch_state_dict
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = Path(folder) / "notes.pth"
+    ...     _ = path.write_text("not a weight file")
+    ...     try:
+    ...         read_torch_state_dict(path)
+    ...     except TorchFormatError as err:
+    ...         print("the magic number pickle is corrupt or truncated" in str(err))
+    True
+    """
 
 
 class UnsafePickleError(TorchFormatError):
-    """A ``.pth`` file's pickle names something other than tensors and dicts."""
+    """A ``.pth`` file's pickle names something other than tensors and dicts.
+
+    Examples
+    --------
+    A zip file laid out as ``torch.save`` writes it, whose pickle names a
+    Python function: the reader refuses it without calling anything.
+
+    >>> import pickle
+    >>> import tempfile
+    >>> import zipfile
+    >>> from pathlib import Path
+    >>> from astromask.weights.torch_pickle import UnsafePickleError, read_torch_state_dict
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = Path(folder) / "hostile.pth"
+    ...     with zipfile.ZipFile(path, "w") as archive:
+    ...         archive.writestr("archive/data.pkl", pickle.dumps({"weight": print}))
+    ...     try:
+    ...         read_torch_state_dict(path)
+    ...     except UnsafePickleError as err:
+    ...         print(str(err).split(": ", 1)[1][:32])
+    refusing to load builtins.print:
+    """
 
 
 def _describe(value, limit=80):
@@ -644,6 +680,21 @@ def read_torch_state_dict(path):
         If the pickle names anything but dictionaries, tensors and storages.
     TorchFormatError
         If the file is truncated, malformed or of an unsupported kind.
+
+    Examples
+    --------
+    deepCR's ACS/WFC mask network (see `UnsafePickleError` and
+    `TorchFormatError` for files that are refused):
+
+    >>> from astromask import data
+    >>> from astromask.weights.torch_pickle import read_torch_state_dict
+    >>> (entry,) = data.model_files("deepcr/ACS-WFC")
+    >>> tensors = read_torch_state_dict(data.fetch(entry))  # doctest: +REMOTE_DATA
+    >>> len(tensors)  # doctest: +REMOTE_DATA
+    46
+    >>> weight = tensors["module.inc.conv.conv.0.weight"]  # doctest: +REMOTE_DATA
+    >>> weight.shape, str(weight.dtype)  # doctest: +REMOTE_DATA
+    ((32, 1, 3, 3), 'float32')
     """
     path = Path(path)
     data = path.read_bytes()
