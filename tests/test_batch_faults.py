@@ -322,8 +322,14 @@ def test_unreadable_file_is_reported(batch, tmp_path, capsys, monkeypatch):
 # Interrupted runs
 
 
-def _default_sigint():
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
+# ``astromask flag`` as a terminal runs it, with Ctrl-C raising KeyboardInterrupt:
+# a run started in the background of a script (as CI may be) inherits SIGINT
+# ignored, and Python then keeps it so.  (Not Popen's preexec_fn: it forks a
+# multithreaded parent, which JAX warns of.)
+_CLI_WITH_CTRL_C = (
+    "import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+    "from astromask.cli import main; sys.exit(main(sys.argv[1:]))"
+)
 
 
 def _start_and_stop(tmp_path, batch, how):
@@ -339,13 +345,10 @@ def _start_and_stop(tmp_path, batch, how):
         (inputs / f"frame{number}.fits").write_bytes(frame)
     out = tmp_path / "out"
     process = subprocess.Popen(
-        [sys.executable, "-m", "astromask.cli", "flag", str(inputs), "--output-dir", str(out)],
+        [sys.executable, "-c", _CLI_WITH_CTRL_C, "flag", str(inputs), "--output-dir", str(out)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
-        # A terminal's Ctrl-C: a run started in the background of a script
-        # (as CI may be) inherits SIGINT ignored, and Python then keeps it so.
-        preexec_fn=_default_sigint,
     )
     try:
         deadline = time.monotonic() + 300
