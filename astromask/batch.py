@@ -353,7 +353,12 @@ def _connect(client, workers, n_jobs):
         n_workers = workers or max(1, min(n_jobs, _cpu_count()))
         with (
             LocalCluster(
-                n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=None
+                n_workers=n_workers,
+                threads_per_worker=1,
+                processes=True,
+                # a free port on this machine only (the default, 8787, may be
+                # taken by another cluster, and Dask then warns)
+                dashboard_address="127.0.0.1:0",
             ) as cluster,
             Client(cluster) as connected,
         ):
@@ -461,7 +466,7 @@ def flag_files(paths, *, client=None, workers=None, split_hdus=False, progress=N
     >>> ccd, _ = simulated_frame((64, 64), seed=1)
     >>> with (
     ...     tempfile.TemporaryDirectory() as folder,
-    ...     LocalCluster(n_workers=1, processes=False, dashboard_address=None) as cluster,
+    ...     LocalCluster(n_workers=1, processes=False, dashboard_address="127.0.0.1:0") as cluster,
     ...     Client(cluster) as client,
     ... ):
     ...     fits.PrimaryHDU(ccd.data).writeto(Path(folder) / "frame.fits")
