@@ -59,6 +59,7 @@ from scipy import ndimage
 from astromask import classes as class_table
 from astromask import inference, inpainting, preprocess
 from astromask._validate import as_float32, as_image, as_mask
+from astromask.core import _copy_ccddata
 
 __all__ = ["cosmicray_deepcr", "cosmicray_maximask"]
 
@@ -184,9 +185,7 @@ def _cosmicray(
         return cleaned, crmask
     if isinstance(ccd, u.Quantity):
         return u.Quantity(cleaned, out_unit if apply else unit, copy=False), crmask
-    result = ccd.copy()
-    if result.flags is not None:  # CCDData.copy shares flags with the original
-        result.flags = np.array(result.flags, copy=True)
+    result = _copy_ccddata(ccd)
     result.data = cleaned
     result.mask = crmask if in_mask is None else (in_mask | crmask)
     if apply:

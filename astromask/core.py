@@ -340,6 +340,14 @@ def inpaint(
     return result
 
 
+def _copy_ccddata(ccd):
+    """``ccd.copy()``, with its own ``flags`` (`CCDData.copy` shares them with the original)."""
+    result = ccd.copy()
+    if result.flags is not None:
+        result.flags = np.array(result.flags, copy=True)
+    return result
+
+
 def _as_ccddata(data, name="ccd"):
     """A new CCDData holding a copy of ``data`` (CCDData, NDData, Quantity or array).
 
@@ -347,9 +355,7 @@ def _as_ccddata(data, name="ccd"):
     data without a unit get `DEFAULT_UNIT`.
     """
     if isinstance(data, CCDData):
-        result = data.copy()
-        if result.flags is not None:  # CCDData.copy shares flags with the original
-            result.flags = np.array(result.flags, copy=True)
+        result = _copy_ccddata(data)
         _unpack(result, name)  # refuse complex, bool, empty... data early
         return result
     array, mask = _unpack(data, name)

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pooch
 
 from astromask import data
 
@@ -412,7 +411,7 @@ def trained_metadata(path):
         raise ValueError(msg)
     meta = dict(meta)
     meta["spec"] = _spec_from_dict(meta.get("family"), meta.get("spec"))
-    meta["sha256"] = _sha256(path)
+    meta["sha256"] = data._sha256(path)
     _metadata_cache[key] = meta
     return meta
 
@@ -526,10 +525,6 @@ def save_trained(model, path, spec, *, base=None, training=None, overwrite=False
 _CONVERTED_VERSION = 2  # bump when a converter's output changes
 _models = {}
 _lock = threading.Lock()
-
-
-def _sha256(path):
-    return pooch.file_hash(str(path), alg="sha256")
 
 
 def _convert(model, paths):
@@ -756,7 +751,7 @@ def _cached_conversion(cache, convert):
 def _load_converted(cache, sidecar):
     """Return the cached weights, or None if the cache is missing or fails its hash."""
     try:
-        if sidecar.read_text().strip() != _sha256(cache):
+        if sidecar.read_text().strip() != data._sha256(cache):
             return None
         with np.load(cache, allow_pickle=False) as npz:
             return {key: npz[key] for key in npz.files}
@@ -788,7 +783,7 @@ def _atomic_write(path, write):
     try:
         with out:
             write(out)
-        digest = _sha256(part)
+        digest = data._sha256(part)
         os.replace(part, path)
     finally:
         with contextlib.suppress(OSError):
