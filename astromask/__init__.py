@@ -1,10 +1,18 @@
 """astromask: MaxiMask and deepCR-style contaminant masks for CCDData, in Keras 3.
 
 Importing astromask does not import Keras, so ``KERAS_BACKEND`` can still be
-set afterwards and ``astromask --help`` stays fast.
+set afterwards and ``astromask --help`` stays fast.  When no backend was
+chosen and Keras's default (TensorFlow) is not installed, importing astromask
+sets ``KERAS_BACKEND`` to the fastest installed one (`astromask._backend`).
 """
 
+import sys
 from importlib.metadata import PackageNotFoundError, version
+
+if "keras" not in sys.modules:
+    from astromask._backend import choose_backend
+
+    choose_backend()
 
 try:
     __version__ = version("astromask")

@@ -38,6 +38,7 @@ _OPTIONS = (
     "batch_size",
     "device",
     "precision",
+    "tiling",
 )
 _COLUMNS = ("input", "hdu", "output", "status", "error", "seconds", "worker")
 
@@ -78,6 +79,7 @@ def _flag_hdu(data, classes_index, opts):
         "device": opts.device,
         "progress": opts.progress,
         "precision": opts.precision,
+        "tiling": opts.tiling,
     }
     names = [class_table.CLASS_NAMES[k] for k in classes_index]
     if opts.single_mask:
@@ -85,7 +87,12 @@ def _flag_hdu(data, classes_index, opts):
             data, classes=names, priors=opts.priors, thresholds=opts.thresholds, **options
         )
         return out.flags, core.provenance_cards(
-            classes_index, opts.priors, opts.thresholds, precision=opts.precision
+            classes_index,
+            opts.priors,
+            opts.thresholds,
+            precision=opts.precision,
+            tiling=opts.tiling,
+            shape=np.shape(data),
         ) + [("AMOUTPUT", "flags", "bit-coded flags, see AMB_* cards")]
     probs = astromask.probabilities(data, priors=opts.priors, **options)[classes_index]
     if opts.probabilities:
@@ -96,7 +103,12 @@ def _flag_hdu(data, classes_index, opts):
     if result.ndim == 4:  # cube: (class, plane, y, x) -> (plane, class, y, x)
         result = np.moveaxis(result, 0, 1)
     cards = core.provenance_cards(
-        classes_index, opts.priors, opts.thresholds, precision=opts.precision
+        classes_index,
+        opts.priors,
+        opts.thresholds,
+        precision=opts.precision,
+        tiling=opts.tiling,
+        shape=np.shape(data),
     )
     cards.append(("AMOUTPUT", kind, "one plane per class, see AMCLSn"))
     cards.extend((f"AMCLS{i}", name, f"class of plane {i}") for i, name in enumerate(names))
@@ -120,6 +132,7 @@ def flag_file(
     batch_size=None,
     device=None,
     precision=None,
+    tiling=None,
     progress=False,
 ):
     """Write the MaxiMask masks of one FITS file, as ``astromask flag`` does.
@@ -167,7 +180,7 @@ def flag_file(
     compress : bool, optional
         Tile-compress integer outputs (an image in the primary HDU then moves
         to a compressed extension).
-    batch_size, device, precision : optional
+    batch_size, device, precision, tiling : optional
         As for `astromask.flag`.
     progress : bool, optional
         Progress bar over tiles (default off; `None`: on a terminal only).
@@ -231,6 +244,7 @@ def flag_file(
         batch_size=batch_size,
         device=device,
         precision=precision,
+        tiling=tiling,
         progress=progress,
     )
 
@@ -379,9 +393,10 @@ def _check_options(options):
     # Checked here once rather than failing on every worker.
     core.resolve_priors(options.get("priors", "default"))
     core.resolve_thresholds(options.get("thresholds", "default"))
-    from astromask import zoo
+    from astromask import inference, zoo
 
     zoo.check_precision(options.get("precision"))
+    inference.resolve_tiling(options.get("tiling"))
 
 
 def flag_files(paths, *, client=None, workers=None, split_hdus=False, progress=None, **options):
@@ -423,7 +438,8 @@ def flag_files(paths, *, client=None, workers=None, split_hdus=False, progress=N
     **options
         Options of `flag_file` (``output_dir``, ``suffix``, ``overwrite``,
         ``classes``, ``priors``, ``thresholds``, ``single_mask``,
-        ``probabilities``, ``compress``, ``batch_size``, ``device``, ``precision``;
+        ``probabilities``, ``compress``, ``batch_size``, ``device``, ``precision``,
+        ``tiling``;
         ``output`` for a single input file).
 
     Returns

@@ -431,6 +431,7 @@ def _cmd_flag(args):
         "batch_size": args.batch_size,
         "device": args.device,
         "precision": args.precision,
+        "tiling": args.tiling,
     }
     if args.workers is not None or args.scheduler:
         return _flag_on_cluster(jobs, args, options)
@@ -953,6 +954,13 @@ def _parser():
         choices=["float32", "bfloat16", "float16"],
         default="float32",
         help="network compute precision (default float32)",
+    )
+    flag.add_argument(
+        "--tiling",
+        choices=["auto", "maximask"],
+        default="auto",
+        help="tile geometry: few large tiles (auto, the default) or upstream "
+        "MaxiMask's 400-px tiles every 200 px (maximask, four times slower)",
     )
     common(flag)
     flag.set_defaults(func=_cmd_flag)

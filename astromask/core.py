@@ -169,13 +169,18 @@ def probabilities(
         Paillassa et al. (2020, sect. 5).  `None` (default) returns the
         network's raw output; ``"default"`` uses upstream's default priors; a
         dict such as ``{"CR": 0.01}`` changes some classes from the defaults.
-    tiling : str, `~astromask.inference.Tiling` or (int, int), optional
-        Tile geometry; ``"maximask"`` (MaxiMask's default) reproduces
-        upstream's; ``"deepcr"`` (the deepCR default) and ``"cosmic-conn"``
-        (the Cosmic-CoNN default) overlap tiles by more than the networks'
-        receptive field, so there are no seams.
+    tiling : str, `~astromask.inference.Tiling`, `~astromask.inference.AutoTiling` or tuple
+        Tile geometry.  For MaxiMask, ``"auto"`` (the default) cuts the
+        frame into the fewest tiles of at most 1024 pixels, computing each
+        pixel about once, and ``"maximask"`` reproduces upstream's 400-pixel
+        tiles every 200 pixels (four times the work; results differ from
+        ``"auto"`` by less than upstream's move on a shifted frame, see
+        :doc:`/performance`).  ``"deepcr"`` (the deepCR default) and
+        ``"cosmic-conn"`` (the Cosmic-CoNN default) overlap tiles by more
+        than the networks' receptive field, so there are no seams.
     batch_size : int, optional
-        Tiles per network call (default 8 for MaxiMask, 4 for deepCR, 1 for
+        Tiles per network call (for MaxiMask, default about 1.3 megapixels'
+        worth: 8 upstream tiles or one 1024-pixel tile; 4 for deepCR, 1 for
         Cosmic-CoNN); lower it to bound memory.
     device : str, optional
         Keras device, for example ``"cpu"`` or ``"gpu:0"``.
@@ -387,7 +392,9 @@ def _set_card(meta, key, value, comment):
         meta[key] = value
 
 
-def provenance_cards(index, priors, thresholds, *, mask_classes=(), tiling=None, precision=None):
+def provenance_cards(
+    index, priors, thresholds, *, mask_classes=(), tiling=None, precision=None, shape=None
+):
     """FITS cards telling how flags were made: ``[(key, value, comment), ...]``.
 
     Parameters
@@ -402,18 +409,29 @@ def provenance_cards(index, priors, thresholds, *, mask_classes=(), tiling=None,
         Indices of the classes put into the mask.
     tiling, precision : optional
         As given to `flag`.
+    shape : (int, int), optional
+        The image's ``(ny, nx)``: ``AMTILE`` then gives the tiles that
+        ``tiling="auto"`` chose for it (rows x columns/margin).
     """
     from astromask import __version__, zoo
 
     prior_values = resolve_priors(priors)
     threshold_values = resolve_thresholds(thresholds)
     tile = inference.resolve_tiling(tiling)
+    if isinstance(tile, inference.AutoTiling):
+        if shape is None:
+            geometry = f"auto<={tile.max_size}/{tile.margin}"
+        else:
+            rows, columns = tile.for_shape(*shape[-2:])
+            geometry = f"{rows.size}x{columns.size}/{tile.margin}"
+    else:
+        geometry = f"{tile.size}/{tile.margin}"
     prior_kind = "none" if priors is None else ("default" if isinstance(priors, str) else "custom")
     cards = [
         ("AMVERS", __version__, "astromask version"),
         ("AMMODEL", "maximask", "astromask network for FLAGS"),
         ("AMWHASH", zoo.weights_sha256("maximask"), ""),  # 64 hex digits: no room left
-        ("AMTILE", f"{tile.size}/{tile.margin}", "tile size/margin (px)"),
+        ("AMTILE", geometry, "tile size/margin (px)"),
         ("AMPREC", zoo.check_precision(precision), "network compute precision"),
         ("AMPRIOR", prior_kind, "prior correction (Paillassa+2020 s.5)"),
         (
@@ -557,7 +575,13 @@ def flag(
     result.mask = bad
 
     for key, value, comment in provenance_cards(
-        index, priors, thresholds, mask_classes=mask_index, tiling=tiling, precision=precision
+        index,
+        priors,
+        thresholds,
+        mask_classes=mask_index,
+        tiling=tiling,
+        precision=precision,
+        shape=array.shape,
     ):
         _set_card(result.meta, key, value, comment)
     return result

@@ -11,6 +11,10 @@ every pixel is predicted away from a tile border.  Tiles are written in
 raster order and a later tile overwrites an earlier one, which reproduces
 MaxiMask's stitching exactly for ``tiling="maximask"`` (400-px tiles, 200-px
 stride).  Images smaller than a tile are mirror-padded to the tile size.
+
+An `AutoTiling` (``tiling="auto"``, MaxiMask's default) sizes the tiles to
+the image instead: as few tiles as fit under a maximum size, of equal size,
+so that each pixel is computed about once instead of four times.
 """
 
 import contextlib
@@ -23,6 +27,7 @@ from astromask import classes
 
 __all__ = [
     "TILINGS",
+    "AutoTiling",
     "Tiling",
     "apply_priors",
     "balanced_probability",
@@ -93,13 +98,81 @@ class Tiling:
         hi = length if start == last else start + self.size - self.margin
         return lo, hi
 
+    def for_shape(self, height, width):
+        """The geometry along the rows and the columns: this one on both."""
+        return self, self
+
+
+@dataclass(frozen=True)
+class AutoTiling:
+    """Tiles sized to the image: few, large, barely overlapping.
+
+    Along each axis the image is cut into the fewest tiles of at most
+    ``max_size`` pixels that overlap by ``2 * margin``, all of one size (a
+    multiple of 32, so that the network's five 2x2 poolings fall on the same
+    grid in neighbouring tiles); an axis of at most ``max_size`` pixels is
+    one tile, mirror-padded to ``min_size`` when shorter.  Tiles need not be
+    square.  Compared with MaxiMask's own geometry (``"maximask"``, which
+    computes each pixel four times), a 2048x2048 frame takes nine 768x768
+    tiles, 1.27 times its area instead of 3.9; how far that moves the
+    probabilities is measured by ``benchmarks/tiling_deviation.py`` and
+    documented in :doc:`/performance`.
+
+    Parameters
+    ----------
+    max_size : int
+        Largest tile side, in pixels; memory per tile grows with its area.
+    margin : int
+        Border dropped from each tile where it overlaps a neighbour.
+    min_size : int
+        Smallest tile side: shorter images are mirror-padded to it.
+
+    Examples
+    --------
+    >>> from astromask.inference import AutoTiling
+    >>> rows, columns = AutoTiling(1024, 64).for_shape(2048, 4096)
+    >>> rows, columns
+    (Tiling(size=768, margin=64), Tiling(size=928, margin=64))
+    >>> rows.starts(2048), columns.starts(4096)
+    ([0, 640, 1280], [0, 800, 1600, 2400, 3168])
+    >>> AutoTiling(1024, 64).for_shape(300, 1000)  # one tile, padded to 400 rows
+    (Tiling(size=400, margin=64), Tiling(size=1000, margin=64))
+    """
+
+    max_size: int = 1024
+    margin: int = 64
+    min_size: int = 400
+
+    def __post_init__(self):
+        if self.max_size % 32 or not 2 * self.margin < self.min_size <= self.max_size:
+            msg = (
+                f"tiling: {self} is not a valid geometry; max_size must be a multiple "
+                "of 32, at least min_size, and min_size must exceed 2 * margin"
+            )
+            raise ValueError(msg)
+
+    def axis(self, length):
+        """The `Tiling` along an axis of ``length`` pixels."""
+        if length <= self.max_size:
+            return Tiling(max(length, self.min_size), self.margin)
+        inner = length - 2 * self.margin
+        count = -(-inner // (self.max_size - 2 * self.margin))
+        size = -(-inner // count) + 2 * self.margin
+        return Tiling(min(-(-size // 32) * 32, self.max_size), self.margin)
+
+    def for_shape(self, height, width):
+        """The `Tiling` along the rows and along the columns of an image."""
+        return self.axis(height), self.axis(width)
+
 
 TILINGS = {
+    "auto": AutoTiling(1024, 64),
     "maximask": Tiling(400, 100),
     "deepcr": Tiling(512, 32),
     "cosmic-conn": Tiling(1024, 64),
 }
-"""dict of str to `Tiling`: named geometries.  ``"maximask"`` is upstream's;
+"""dict of str to `Tiling` or `AutoTiling`: named geometries.  ``"auto"``, the
+default for MaxiMask, sizes its tiles to the image; ``"maximask"`` is upstream's;
 ``"deepcr"`` overlaps its tiles by more than the deepCR networks' receptive
 field (at most 23 pixels for the three-level UNet), so tiled results equal
 whole-frame ones.  ``"cosmic-conn"`` has the 1024-pixel tiles upstream
@@ -107,23 +180,29 @@ uses, overlapping by 128 pixels in which neighbouring tiles are blended
 (Cosmic-CoNN's group normalisation sees each tile's own statistics, so
 tiles do not agree exactly; see `cosmic_conn_probabilities`)."""
 
-DEFAULT_TILING = "maximask"
+DEFAULT_TILING = "auto"
+
+BATCH_PIXELS = 8 * 400 * 400
+"""Pixels per network call when ``batch_size`` is not given: eight of
+MaxiMask's 400-pixel tiles, one 1024-pixel tile of ``"auto"``."""
 
 
 def resolve_tiling(tiling):
-    """Turn ``None``, a name, a `Tiling` or a ``(size, margin)`` pair into a `Tiling`.
+    """Turn ``None``, a name, a tiling or a ``(size, margin)`` pair into a tiling.
+
+    Returns a `Tiling` or an `AutoTiling`; ``None`` is `DEFAULT_TILING`.
 
     Examples
     --------
     >>> from astromask.inference import resolve_tiling
-    >>> resolve_tiling(None), resolve_tiling("deepcr")
-    (Tiling(size=400, margin=100), Tiling(size=512, margin=32))
+    >>> resolve_tiling(None), resolve_tiling("maximask")
+    (AutoTiling(max_size=1024, margin=64, min_size=400), Tiling(size=400, margin=100))
     >>> resolve_tiling((64, 8))
     Tiling(size=64, margin=8)
     """
     if tiling is None:
         tiling = DEFAULT_TILING
-    if isinstance(tiling, Tiling):
+    if isinstance(tiling, (Tiling, AutoTiling)):
         return tiling
     if isinstance(tiling, str):
         try:
@@ -137,7 +216,10 @@ def resolve_tiling(tiling):
     try:
         size, margin = (int(v) for v in tiling)
     except (TypeError, ValueError):
-        msg = f"tiling: expected a name, a Tiling or a (size, margin) pair, got {tiling!r}"
+        msg = (
+            "tiling: expected a name, a Tiling, an AutoTiling or a (size, margin) pair, "
+            f"got {tiling!r}"
+        )
         raise TypeError(msg) from None
     return Tiling(size, margin)
 
@@ -178,10 +260,12 @@ def predict_image(
         2-D float32 image, normalised with `astromask.preprocess.normalize`.
     model : str, optional
         Model name in `astromask.zoo`.
-    tiling : str, `Tiling` or (int, int), optional
-        Tile geometry (default ``"maximask"``).
+    tiling : str, `Tiling`, `AutoTiling` or (int, int), optional
+        Tile geometry (default ``"auto"``; ``"maximask"`` is upstream's).
     batch_size : int, optional
-        Tiles per network call (default 8); lower it to save memory.
+        Tiles per network call; lower it to save memory.  Default: as many
+        as make about 1.3 megapixels (eight 400-pixel tiles, or one
+        1024-pixel one).
     device : str, optional
         Keras device name such as ``"cpu"`` or ``"gpu:0"``; default: Keras's
         choice.
@@ -217,26 +301,26 @@ def predict_image(
     """
     from astromask import zoo
 
-    tiling = resolve_tiling(tiling)
-    batch_size = _batch_size(batch_size, 8)
     height, width = image.shape
-    size = tiling.size
+    rows, columns = resolve_tiling(tiling).for_shape(height, width)
+    tile_h, tile_w = rows.size, columns.size
+    batch_size = _batch_size(batch_size, max(1, BATCH_PIXELS // (tile_h * tile_w)))
     padded = image
-    if height < size or width < size:
-        pad = ((0, max(size - height, 0)), (0, max(size - width, 0)))
+    if height < tile_h or width < tile_w:
+        pad = ((0, max(tile_h - height, 0)), (0, max(tile_w - width, 0)))
         padded = np.pad(image, pad, mode="symmetric")
-    ys, xs = tiling.starts(height), tiling.starts(width)
+    ys, xs = rows.starts(height), columns.starts(width)
     coords = [(y, x) for y in ys for x in xs]
-    net = zoo.get_model(model, (size, size), progress=bool(progress), precision=precision)
+    net = zoo.get_model(model, (tile_h, tile_w), progress=bool(progress), precision=precision)
     out = None
     with _device_scope(device), _progress_bar(len(coords), progress, model) as bar:
         for first in range(0, len(coords), batch_size):
             batch = coords[first : first + batch_size]
-            tiles = np.stack([padded[y : y + size, x : x + size] for y, x in batch])
+            tiles = np.stack([padded[y : y + tile_h, x : x + tile_w] for y, x in batch])
             result = np.asarray(net.predict_on_batch(tiles[..., None]), dtype=np.float32)
             for (y, x), tile in zip(batch, result):
-                y0, y1 = tiling.span(y, height)
-                x0, x1 = tiling.span(x, width)
+                y0, y1 = rows.span(y, height)
+                x0, x1 = columns.span(x, width)
                 y1, x1 = min(y1, height), min(x1, width)
                 part = np.moveaxis(tile[y0 - y : y1 - y, x0 - x : x1 - x], -1, 0)
                 if reduce is not None:
@@ -321,6 +405,9 @@ def predict_unet(
     from astromask import zoo
 
     tiling = resolve_tiling(tiling)
+    if isinstance(tiling, AutoTiling):
+        msg = "tiling: 'auto' is for MaxiMask; give the UNets a name, a Tiling or (size, margin)"
+        raise ValueError(msg)
     if tiling.size % 4 or tiling.margin % 4:
         msg = f"tiling: UNet tiles need a size and margin that are multiples of 4, got {tiling}"
         raise ValueError(msg)

@@ -100,14 +100,23 @@ def test_single_mask_equals_flag_and_overwrite_rules(tmp_path, small_mef):
             expected = astromask.flag(inp[index].data, progress=False).flags
             np.testing.assert_array_equal(res[index].data, expected)
             assert res[index].header["AMOUTPUT"] == "flags"
+            ny, nx = inp[index].data.shape
+            assert res[index].header["AMTILE"] == f"{max(ny, 400)}x{max(nx, 400)}/64"
     written = _digest(out)
     again = _run("flag", source, "--single-mask", "-q")
     assert again.returncode == 1
     assert "exists" in again.stderr and "--overwrite" in again.stderr
     assert _digest(out) == written
-    forced = _run("flag", source, "--single-mask", "-q", "--overwrite", "--classes", "CR")
+    forced = _run(
+        "flag", source, "--single-mask", "-q", "--overwrite", "--classes", "CR",
+        "--tiling", "maximask",
+    )  # fmt: skip
     assert forced.returncode == 0, forced.stderr
     assert _digest(out) != written
+    with fits.open(source) as inp, fits.open(out) as res:
+        assert res[1].header["AMTILE"] == "400/100"
+        expected = astromask.flag(inp[1].data, classes=["CR"], tiling="maximask", progress=False)
+        np.testing.assert_array_equal(res[1].data, expected.flags)
 
 
 def test_bad_file_in_a_batch_is_reported_and_the_rest_goes_on(tmp_path, small_mef):

@@ -77,6 +77,7 @@ def test_meta_records_how_flags_were_made(flagged):
     assert meta["AMWHASH"] == "13e5fed2cdb7abd4535a4e872b4906f380558073d9294c1d5fa2041f620073e5"
     assert meta["AMP_CR"] == 0.0005 and meta["AMT_CR"] == 0.43 and meta["AMB_CR"] == 1
     assert meta["AMPRIOR"] == "default"
+    assert meta["AMTILE"] == "420x440/64"  # one tile, the frame's own size (auto tiling)
     assert all(len(key) <= 8 for key in meta)
 
 
@@ -189,14 +190,15 @@ def test_cube_is_flagged_plane_by_plane():
 
 def test_batch_size_does_not_change_results():
     ccd, _ = simulated_frame((640, 650), seed=4)
-    one = astromask.probabilities(ccd, batch_size=1, progress=False)
-    many = astromask.probabilities(ccd, batch_size=16, progress=False)
+    options = dict(tiling="maximask", progress=False)  # 9 tiles (auto: one)
+    one = astromask.probabilities(ccd, batch_size=1, **options)
+    many = astromask.probabilities(ccd, batch_size=16, **options)
     # Kernels may round differently for another batch size, and the argmax
     # unpooling amplifies that where pooled values are nearly tied: compare
     # with the same bound as the parity tests, not bit for bit.
     close = (np.abs(one - many) <= 1e-3).reshape(14, -1).mean(axis=1)
     assert close.min() >= 0.9995
-    np.testing.assert_array_equal(astromask.probabilities(ccd, batch_size=16, progress=False), many)
+    np.testing.assert_array_equal(astromask.probabilities(ccd, batch_size=16, **options), many)
 
 
 def test_mask_classes_may_include_background(frame):
@@ -211,13 +213,16 @@ def test_flag_never_holds_the_frames_probabilities():
     import tracemalloc
 
     base, _ = simulated_frame((512, 512), seed=6)
-    astromask.flag(base.data[:400, :400], progress=False)  # the network is built
+    # The same tiles for both frames; "auto" tiles are at most 1024 pixels
+    # (their size is bounded, not constant).
+    options = dict(tiling="maximask", batch_size=2, progress=False)
+    astromask.flag(base.data[:400, :400], **options)  # the network is built
     peaks = {}
     for reps in (1, 2):
         image = np.tile(base.data, (reps, reps))
         tracemalloc.start()
         try:
-            astromask.flag(image, batch_size=2, progress=False)  # same batches for both
+            astromask.flag(image, **options)  # same batches for both
             peaks[image.size] = tracemalloc.get_traced_memory()[1]
         finally:
             tracemalloc.stop()

@@ -34,8 +34,10 @@ class MaxPoolWithMask(_ImageLayer):
     """2x2 max pooling, stride 2, ``SAME`` padding, that also returns its argmax.
 
     This is TensorFlow's ``MaxPoolWithArgmax`` written with portable ops.
-    Instead of flat argmax indices it returns a one-hot mask of the input's
-    shape: 1 where a pixel is the maximum of its 2x2 window, 0 elsewhere.
+    Instead of flat argmax indices it returns a mask of the input's shape:
+    true (or 1) where a pixel is the maximum of its 2x2 window, false (or 0)
+    elsewhere.  It is boolean channels-last and of the layer's compute dtype
+    channels-first, whichever `MaxUnpool` uses fastest.
     Exactly one pixel per window and channel is selected; on ties the first in
     row-major order wins, as in TensorFlow's kernel (ties are common after a
     ReLU, where whole windows are zero).  Odd sizes are padded at the bottom
@@ -57,8 +59,8 @@ class MaxPoolWithMask(_ImageLayer):
     >>> pooled, mask = MaxPoolWithMask(data_format="channels_last")(x)
     >>> ops.convert_to_numpy(pooled)[0, :, :, 0].tolist()
     [[5.0, 2.0]]
-    >>> ops.convert_to_numpy(mask)[0, :, :, 0].tolist()  # the first of tied maxima wins
-    [[0.0, 1.0, 1.0, 0.0], [0.0, 0.0, 0.0, 0.0]]
+    >>> ops.convert_to_numpy(mask)[0, :, :, 0].astype(int).tolist()  # first maximum wins
+    [[0, 1, 1, 0], [0, 0, 0, 0]]
     """
 
     def call(self, x):
@@ -110,7 +112,10 @@ class MaxPoolWithMask(_ImageLayer):
         else:
             mask = ops.reshape(mask, (-1, channels, 2 * half_h, 2 * half_w))
             mask = mask[:, :, :height, :width]
-        return pooled, ops.cast(mask, self.compute_dtype)
+        if self.data_format == "channels_first":
+            # MaxUnpool multiplies by it there (torch's where() is slower).
+            mask = ops.cast(mask, self.compute_dtype)
+        return pooled, mask
 
     def compute_output_shape(self, input_shape):
         ay, ax = self._axes
@@ -118,6 +123,11 @@ class MaxPoolWithMask(_ImageLayer):
         shape[ay] = (shape[ay] + 1) // 2
         shape[ax] = (shape[ax] + 1) // 2
         return tuple(shape), tuple(input_shape)
+
+    def compute_output_spec(self, x):
+        pooled, mask = self.compute_output_shape(x.shape)
+        mask_dtype = "bool" if self.data_format == "channels_last" else self.compute_dtype
+        return keras.KerasTensor(pooled, dtype=x.dtype), keras.KerasTensor(mask, dtype=mask_dtype)
 
 
 @keras.saving.register_keras_serializable(package="astromask")
@@ -150,12 +160,20 @@ class MaxUnpool(_ImageLayer):
         x, mask = inputs
         ay, ax = self._axes
         height, width = mask.shape[ay], mask.shape[ax]
+        half_h, half_w = x.shape[ay], x.shape[ax]
+        zero = ops.zeros((), dtype=x.dtype)
+        if self.data_format == "channels_last" and (height, width) == (2 * half_h, 2 * half_w):
+            # Broadcast each value over its 2x2 window in one pass: no
+            # upsampled copy of x is made.  (Channels-first, the window's
+            # columns would be the innermost axis, of length 2: slower.)
+            channels = x.shape[3]
+            x = ops.reshape(x, (-1, half_h, 1, half_w, 1, channels))
+            windows = ops.reshape(ops.cast(mask, "bool"), (-1, half_h, 2, half_w, 2, channels))
+            return ops.reshape(ops.where(windows, x, zero), (-1, height, width, channels))
         up = ops.repeat(ops.repeat(x, 2, axis=ay), 2, axis=ax)
         if self.data_format == "channels_last":
-            up = up[:, :height, :width, :]
-        else:
-            up = up[:, :, :height, :width]
-        return up * mask
+            return ops.where(ops.cast(mask, "bool"), up[:, :height, :width, :], zero)
+        return up[:, :, :height, :width] * ops.cast(mask, up.dtype)
 
     def compute_output_shape(self, input_shapes):
         x_shape, mask_shape = input_shapes

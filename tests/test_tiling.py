@@ -1,0 +1,90 @@
+"""Tile geometries: `AutoTiling` (the default) and the stitching of `predict_image`."""
+
+import numpy as np
+import pytest
+
+from astromask import inference
+from astromask.inference import AutoTiling, Tiling
+
+LENGTHS = [1, 31, 399, 400, 401, 1000, 1024, 1025, 1153, 1523, 2048, 2049, 4096, 6000, 8192]
+
+
+def _coverage(tiling, length):
+    """How many times each pixel of the axis is written, and the tiles' starts."""
+    written = np.zeros(length, int)
+    starts = tiling.starts(length)
+    for start in starts:
+        lo, hi = tiling.span(start, length)
+        assert start <= lo < hi <= start + tiling.size
+        written[lo : min(hi, length)] += 1
+    return written, starts
+
+
+@pytest.mark.parametrize("length", LENGTHS)
+@pytest.mark.parametrize("geometry", [AutoTiling(), AutoTiling(512, 32), AutoTiling(1024, 128)])
+def test_auto_tiles_cover_each_axis_with_the_fewest_tiles(geometry, length):
+    tiling = geometry.axis(length)
+    written, starts = _coverage(tiling, length)
+    # Every pixel is written, and only the overlaps twice (the later tile wins).
+    assert written.min() >= 1 and written.max() <= 2
+    if length <= geometry.max_size:
+        assert starts == [0] and tiling.size == max(length, geometry.min_size)
+        return
+    assert tiling.size <= geometry.max_size and tiling.size % 32 == 0
+    # The fewest tiles of at most max_size that overlap by 2 * margin.
+    inner = geometry.max_size - 2 * geometry.margin
+    assert len(starts) == -(-(length - 2 * geometry.margin) // inner)
+    # Kept parts are away from inner tile edges by the margin.
+    for start in starts[1:]:
+        assert tiling.span(start, length)[0] - start >= geometry.margin
+    # Far less work than upstream's geometry (3.9 times the area at 2048).
+    assert len(starts) * tiling.size / length < 1.4
+
+
+def test_auto_tiles_of_a_2048_frame_and_of_a_decam_ccd():
+    rows, columns = AutoTiling().for_shape(2048, 2048)
+    assert rows == columns == Tiling(768, 64)
+    assert inference.resolve_tiling(None) == AutoTiling(1024, 64)
+    rows, columns = inference.resolve_tiling("auto").for_shape(4096, 2048)
+    assert (rows.size, columns.size) == (928, 768)
+    assert (len(rows.starts(4096)), len(columns.starts(2048))) == (5, 3)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        (dict(max_size=1000), "multiple of 32"),
+        (dict(max_size=512, min_size=600), "at least min_size"),
+        (dict(margin=200), "exceed 2 \\* margin"),
+    ],
+)
+def test_bad_auto_tilings_are_refused(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        AutoTiling(**kwargs)
+
+
+def test_unets_refuse_auto_tiling():
+    channels = np.zeros((1, 64, 64), np.float32)
+    with pytest.raises(ValueError, match="'auto' is for MaxiMask"):
+        inference.predict_unet(channels, model="deepcr/ACS-WFC", tiling="auto")
+
+
+@pytest.mark.remote_data
+def test_auto_tiles_are_stitched_from_the_network_on_each_tile():
+    """A 1100x500 frame: two 640x500 tiles, each kept beyond its inner margin."""
+    from astromask import zoo
+    from astromask.preprocess import normalize
+    from astromask.simulate import simulated_frame
+
+    ccd, _ = simulated_frame((1100, 500), seed=2)
+    image = normalize(ccd.data)
+    # One tile per call, as below (kernels may round differently per batch shape).
+    out = inference.predict_image(image, batch_size=1, progress=False)
+    rows, columns = AutoTiling().for_shape(*image.shape)
+    assert (rows, columns) == (Tiling(640, 64), Tiling(500, 64))
+    assert rows.starts(1100) == [0, 460]
+    net = zoo.get_model("maximask", (640, 500))
+    first = np.asarray(net.predict_on_batch(image[None, :640, :, None]))[0]
+    second = np.asarray(net.predict_on_batch(image[None, 460:, :, None]))[0]
+    np.testing.assert_array_equal(out[:, :524], np.moveaxis(first[:524], -1, 0))
+    np.testing.assert_array_equal(out[:, 524:], np.moveaxis(second[64:], -1, 0))
