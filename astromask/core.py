@@ -171,7 +171,7 @@ def probabilities(
         dict such as ``{"CR": 0.01}`` changes some classes from the defaults.
     tiling : str, `~astromask.inference.Tiling`, `~astromask.inference.AutoTiling` or tuple
         Tile geometry.  For MaxiMask, ``"auto"`` (the default) cuts the
-        frame into the fewest tiles of at most 1024 pixels, computing each
+        frame into the fewest tiles of at most 1152 pixels, computing each
         pixel about once, and ``"maximask"`` reproduces upstream's 400-pixel
         tiles every 200 pixels (four times the work; results differ from
         ``"auto"`` by less than upstream's move on a shifted frame, see
@@ -180,7 +180,7 @@ def probabilities(
         than the networks' receptive field, so there are no seams.
     batch_size : int, optional
         Tiles per network call (for MaxiMask, default about 1.3 megapixels'
-        worth: 8 upstream tiles or one 1024-pixel tile; 4 for deepCR, 1 for
+        worth: 8 upstream tiles or one large ``"auto"`` tile; 4 for deepCR, 1 for
         Cosmic-CoNN); lower it to bound memory.
     device : str, optional
         Keras device, for example ``"cpu"`` or ``"gpu:0"``.
@@ -540,14 +540,24 @@ def flag(
     # included): the frame's probabilities are never all in memory.
     tile_priors = None if prior_values is None else prior_values[index]
     tile_thresholds = threshold_values[index]
-    class_bits = (np.uint16(1) << np.asarray(index, dtype=np.uint16)).reshape(-1, 1, 1)
+    class_bits = [np.uint16(1 << int(k)) for k in index]
+    all_classes = np.array_equal(index, np.arange(len(class_table.CLASSES)))
 
     def reduce(probs):
-        probs = probs[index]
+        if not all_classes:
+            probs = probs[index]
         if tile_priors is not None:
             probs = inference.apply_priors(probs, tile_priors, index=index)
         above = inference.threshold(probs, tile_thresholds)
-        return np.bitwise_or.reduce(np.where(above, class_bits, np.uint16(0)), axis=0)
+        if all_classes:
+            # Class k is bit k: pack each pixel's 14 answers (adjacent in
+            # memory, the network's channels-last order) into two bytes.
+            packed = np.packbits(np.moveaxis(above, 0, -1), axis=-1, bitorder="little")
+            return packed.view("<u2")[..., 0].astype(np.uint16)
+        codes = np.zeros(above.shape[1:], dtype=np.uint16)
+        for bit, plane in zip(class_bits, above):
+            np.bitwise_or(codes, bit, out=codes, where=plane)
+        return codes
 
     codes = _predict(
         array,

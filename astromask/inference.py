@@ -113,8 +113,8 @@ class AutoTiling:
     grid in neighbouring tiles); an axis of at most ``max_size`` pixels is
     one tile, mirror-padded to ``min_size`` when shorter.  Tiles need not be
     square.  Compared with MaxiMask's own geometry (``"maximask"``, which
-    computes each pixel four times), a 2048x2048 frame takes nine 768x768
-    tiles, 1.27 times its area instead of 3.9; how far that moves the
+    computes each pixel four times), a 2048x2048 frame takes four 1056x1056
+    tiles, 1.06 times its area instead of 3.9; how far that moves the
     probabilities is measured by ``benchmarks/tiling_deviation.py`` and
     documented in :doc:`/performance`.
 
@@ -130,17 +130,17 @@ class AutoTiling:
     Examples
     --------
     >>> from astromask.inference import AutoTiling
-    >>> rows, columns = AutoTiling(1024, 64).for_shape(2048, 4096)
+    >>> rows, columns = AutoTiling().for_shape(2048, 4096)
     >>> rows, columns
-    (Tiling(size=768, margin=64), Tiling(size=928, margin=64))
+    (Tiling(size=1056, margin=32), Tiling(size=1088, margin=32))
     >>> rows.starts(2048), columns.starts(4096)
-    ([0, 640, 1280], [0, 800, 1600, 2400, 3168])
+    ([0, 992], [0, 1024, 2048, 3008])
     >>> AutoTiling(1024, 64).for_shape(300, 1000)  # one tile, padded to 400 rows
     (Tiling(size=400, margin=64), Tiling(size=1000, margin=64))
     """
 
-    max_size: int = 1024
-    margin: int = 64
+    max_size: int = 1152
+    margin: int = 32
     min_size: int = 400
 
     def __post_init__(self):
@@ -166,7 +166,7 @@ class AutoTiling:
 
 
 TILINGS = {
-    "auto": AutoTiling(1024, 64),
+    "auto": AutoTiling(1152, 32),
     "maximask": Tiling(400, 100),
     "deepcr": Tiling(512, 32),
     "cosmic-conn": Tiling(1024, 64),
@@ -184,7 +184,7 @@ DEFAULT_TILING = "auto"
 
 BATCH_PIXELS = 8 * 400 * 400
 """Pixels per network call when ``batch_size`` is not given: eight of
-MaxiMask's 400-pixel tiles, one 1024-pixel tile of ``"auto"``."""
+MaxiMask's 400-pixel tiles, one large tile of ``"auto"``."""
 
 
 def resolve_tiling(tiling):
@@ -196,7 +196,7 @@ def resolve_tiling(tiling):
     --------
     >>> from astromask.inference import resolve_tiling
     >>> resolve_tiling(None), resolve_tiling("maximask")
-    (AutoTiling(max_size=1024, margin=64, min_size=400), Tiling(size=400, margin=100))
+    (AutoTiling(max_size=1152, margin=32, min_size=400), Tiling(size=400, margin=100))
     >>> resolve_tiling((64, 8))
     Tiling(size=64, margin=8)
     """
@@ -233,6 +233,27 @@ def _batch_size(value, default):
     return value
 
 
+def _even_batch_size(count, largest):
+    """The largest batch size up to ``largest`` that splits ``count`` tiles evenly.
+
+    Every network call then has the same input shape, so the backends that
+    compile a graph per shape (TensorFlow's ``tf.function``, JAX's XLA)
+    compile once instead of again for a smaller last batch.  A batch under
+    half of ``largest`` costs more in calls than a compilation saves, so
+    ``largest`` is kept then.
+
+    Examples
+    --------
+    >>> from astromask.inference import _even_batch_size
+    >>> _even_batch_size(9, 2), _even_batch_size(12, 8), _even_batch_size(13, 8)
+    (1, 6, 8)
+    """
+    for size in range(min(largest, count), 0, -1):
+        if count % size == 0:
+            return size if 2 * size >= min(largest, count) else largest
+    return largest
+
+
 def _progress_bar(total, progress, desc):
     from tqdm.auto import tqdm
 
@@ -264,8 +285,10 @@ def predict_image(
         Tile geometry (default ``"auto"``; ``"maximask"`` is upstream's).
     batch_size : int, optional
         Tiles per network call; lower it to save memory.  Default: as many
-        as make about 1.3 megapixels (eight 400-pixel tiles, or one
-        1024-pixel one).
+        as make about 1.3 megapixels (eight 400-pixel tiles, as upstream
+        MaxiMask, or one large ``"auto"`` tile); with ``"auto"`` tiles, the
+        batches are made equal where that costs less than half the batch, so
+        the network is compiled for one shape only.
     device : str, optional
         Keras device name such as ``"cpu"`` or ``"gpu:0"``; default: Keras's
         choice.
@@ -302,15 +325,21 @@ def predict_image(
     from astromask import zoo
 
     height, width = image.shape
-    rows, columns = resolve_tiling(tiling).for_shape(height, width)
+    geometry = resolve_tiling(tiling)
+    rows, columns = geometry.for_shape(height, width)
     tile_h, tile_w = rows.size, columns.size
-    batch_size = _batch_size(batch_size, max(1, BATCH_PIXELS // (tile_h * tile_w)))
     padded = image
     if height < tile_h or width < tile_w:
         pad = ((0, max(tile_h - height, 0)), (0, max(tile_w - width, 0)))
         padded = np.pad(image, pad, mode="symmetric")
     ys, xs = rows.starts(height), columns.starts(width)
     coords = [(y, x) for y in ys for x in xs]
+    default = max(1, BATCH_PIXELS // (tile_h * tile_w))
+    if isinstance(geometry, AutoTiling):
+        # Upstream's geometry keeps upstream's batches (8, then the rest):
+        # oneDNN's results depend on the batch shape, and they are upstream's.
+        default = _even_batch_size(len(coords), default)
+    batch_size = _batch_size(batch_size, default)
     net = zoo.get_model(model, (tile_h, tile_w), progress=bool(progress), precision=precision)
     out = None
     with _device_scope(device), _progress_bar(len(coords), progress, model) as bar:
@@ -852,7 +881,12 @@ def apply_priors(probabilities, priors, *, index=None):
     factors = (train / (1 - train)) * ((1 - priors) / priors)
     factors = factors.reshape((-1,) + (1,) * (probabilities.ndim - 1))
     p = probabilities.astype(np.float32, copy=False)
-    return p / (p + factors * (1 - p))
+    # p / (p + factors * (1 - p)), in one buffer: the same float32 operations
+    # in the same order, without three temporaries the size of the input.
+    out = np.subtract(np.float32(1), p, dtype=np.float32)
+    out *= factors
+    out += p
+    return np.divide(p, out, out=out)
 
 
 def threshold(probabilities, thresholds):

@@ -121,8 +121,13 @@ def _clean_grid(grid):
     return grid
 
 
-def _interpolate(grid, mesh_h, mesh_w, height, width):
-    """Median-filter a mesh grid and spline-interpolate it at every pixel."""
+ROWS_PER_CHUNK = 256
+"""Rows of the background and sigma maps evaluated at a time: a frame-sized
+map is never made in `normalize`, and never in float64."""
+
+
+def _spline(grid, mesh_h, mesh_w, height, width):
+    """Median-filter a mesh grid and fit the spline that interpolates it."""
     grid = _clean_grid(grid)
     padded = np.pad(grid, 1, mode="edge")
     n_y, n_x = grid.shape
@@ -135,10 +140,41 @@ def _interpolate(grid, mesh_h, mesh_w, height, width):
         padded = ndimage.median_filter(padded, size=3, mode="nearest")
     y = (height % mesh_h) // 2 + mesh_h / 2 + mesh_h * np.arange(-1, n_y + 1)
     x = (width % mesh_w) // 2 + mesh_w / 2 + mesh_w * np.arange(-1, n_x + 1)
-    spline = interpolate.RectBivariateSpline(
+    return interpolate.RectBivariateSpline(
         y, x, padded, kx=min(3, len(y) - 1), ky=min(3, len(x) - 1)
     )
-    return spline(np.arange(height), np.arange(width)).astype(np.float32)
+
+
+class _Background:
+    """Background and sigma splines of an image, evaluated a band of rows at a time.
+
+    Each pixel's value does not depend on the band it is evaluated in, so
+    the maps equal the whole-frame evaluation bit for bit.
+    """
+
+    def __init__(self, image, mask, mesh_size):
+        self.height, self.width = image.shape
+        mesh_h, mesh_w = min(mesh_size, self.height), min(mesh_size, self.width)
+        back_grid, sigma_grid = _mesh_grid(image, mask, mesh_h, mesh_w)
+        positive = sigma_grid > 0
+        floor = np.median(sigma_grid[positive]) if positive.any() else 1.0
+        self.floor = np.float32(floor if math.isfinite(floor) else 1.0)
+        shape = (mesh_h, mesh_w, self.height, self.width)
+        self.back = _spline(back_grid, *shape)
+        self.sigma = _spline(sigma_grid, *shape)
+        self.columns = np.arange(self.width)
+
+    def bands(self):
+        """Yield ``(rows, background, sigma)`` for successive bands of rows."""
+        for start in range(0, self.height, ROWS_PER_CHUNK):
+            rows = slice(start, min(start + ROWS_PER_CHUNK, self.height))
+            y = np.arange(rows.start, rows.stop)
+            background = self.back(y, self.columns).astype(np.float32)
+            sigma = self.sigma(y, self.columns).astype(np.float32)
+            bad = ~(sigma > 0) | ~np.isfinite(sigma)
+            if bad.any():
+                sigma[bad] = self.floor
+            yield rows, background, sigma
 
 
 def background_maps(image, mask=None, *, mesh_size=MESH_SIZE):
@@ -158,15 +194,12 @@ def background_maps(image, mask=None, *, mesh_size=MESH_SIZE):
     background, sigma : `numpy.ndarray`
         float32 maps of the image's shape; ``sigma`` is strictly positive.
     """
-    height, width = image.shape
-    mesh_h, mesh_w = min(mesh_size, height), min(mesh_size, width)
-    back_grid, sigma_grid = _mesh_grid(image, mask, mesh_h, mesh_w)
-    floor = np.median(sigma_grid[sigma_grid > 0]) if (sigma_grid > 0).any() else 1.0
-    background = _interpolate(back_grid, mesh_h, mesh_w, height, width)
-    sigma = _interpolate(sigma_grid, mesh_h, mesh_w, height, width)
-    bad = ~(sigma > 0) | ~np.isfinite(sigma)
-    if bad.any():
-        sigma[bad] = np.float32(floor if math.isfinite(floor) else 1.0)
+    model = _Background(image, mask, mesh_size)
+    background = np.empty(image.shape, dtype=np.float32)
+    sigma = np.empty(image.shape, dtype=np.float32)
+    for rows, back_band, sigma_band in model.bands():
+        background[rows] = back_band
+        sigma[rows] = sigma_band
     return background, sigma
 
 
@@ -184,7 +217,10 @@ def normalize(image, mask=None):
     Returns
     -------
     normalized : `numpy.ndarray`
-        float32 ``(image - background) / sigma``.
+        float32 ``(image - background) / sigma``, the maps of
+        `background_maps` (evaluated a band of rows at a time, so that
+        besides the result only the mask takes memory in proportion to the
+        frame).
     """
     with np.errstate(over="ignore"):  # values beyond float32 become +-inf, then clipped
         image = np.array(image, dtype=np.float32)  # a copy, native byte order
@@ -194,7 +230,9 @@ def normalize(image, mask=None):
     if mask is not None:
         bad |= np.asarray(mask, dtype=bool)
     mask = bad if bad.any() else None
-    background, sigma = background_maps(image, mask)
-    image -= background
-    image /= sigma
+    del bad
+    for rows, background, sigma in _Background(image, mask, MESH_SIZE).bands():
+        band = image[rows]
+        band -= background
+        band /= sigma
     return image

@@ -18,6 +18,7 @@ Each timing is the best of ``--repeat`` runs.  Usage::
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -133,8 +134,16 @@ def main(argv=None):
     for name in ("ACS-WFC", "decam", "ACS-WFC+inpaint"):
         if name in upstream:
             print(f"{name}: astromask vs deepCR torch: {upstream[name] / ours[name]:.2f}x")
+    # The whole run's peak: the largest frame copy any detector made, plus
+    # the backend and every network built on the way.
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2  # KiB -> GiB
+    print(f"peak resident memory of this process (astromask and L.A. Cosmic): {peak:.2f} GiB")
     if args.json:
-        print(json.dumps({"lacosmic": lacosmic, "deepcr": upstream, "astromask": ours}))
+        print(
+            json.dumps(
+                {"lacosmic": lacosmic, "deepcr": upstream, "astromask": ours, "peak_gib": peak}
+            )
+        )
     return 0
 
 

@@ -2,23 +2,30 @@
 
 Prints one table per target, then a summary with the ratios:
 
-1. End to end (process start, model load, FITS read, every tile, threshold,
-   mask file written; the same for both sides): ``astromask.flag`` with the
-   default tiling (``"auto"``) and with ``"maximask"``, on every Keras backend,
-   against upstream ``maximask FILE`` (MaxiMask 1.4.1, TensorFlow), on the
-   same simulated frame (``--size``, default 2048).
+1. ``astromask.flag`` with the default tiling (``"auto"``) and with
+   ``"maximask"``, on every Keras backend, against upstream ``maximask FILE``
+   (MaxiMask 1.4.1, TensorFlow), on the same simulated frame (``--size``,
+   default 2048), each run a fresh process, measured two ways on the same
+   runs: end to end (process start, imports, model load, FITS read, every
+   tile, threshold, mask file written) and processing only (from the loaded
+   model to the thresholded result: upstream's own "Whole processing time
+   (incl. preprocessing)", which leaves out its imports, model load and
+   output file; for astromask, `astromask.flag` timed after
+   `astromask.zoo.get_model` has built the network for the frame's tiles).
+   Peak resident memory of each process.
 2. Cosmic rays (processing only, networks built and warmed up): the fastest
    `astromask.cosmicray_deepcr` model against ``ccdproc.cosmicray_lacosmic``,
    and ``deepcr/ACS-WFC`` against deepCR 0.3.1 on PyTorch
    (``benchmarks/bench_cosmicray.py``).
 3. Scaling: `astromask.flag` Mpix/s from 1024x1024 to 8192x8192 pixels and
    the process's peak resident memory, each size in a fresh process
-   (processing only: the model is built and warmed up on a small frame
-   first).
+   (processing only: the network is built and run once on the frame's tile
+   shape first), with the tiles ``"auto"`` cut and the area they compute.
 4. Reduced precision: `astromask.flag` in float32, bfloat16 and float16,
-   speed and deviation from float32 (probabilities and flags).
-5. GPU: whether Keras sees one (throughput is measured with ``--gpu``
-   on a machine that has one).
+   speed and deviation from float32 (probabilities and flags), processing
+   only (the network built and run once on the frame's tile shape first).
+5. GPU: whether Keras sees one.  Keras puts the networks on the first GPU
+   it sees, so on such a machine the figures above are the GPU's.
 
 Usage::
 
@@ -28,8 +35,14 @@ Usage::
 
 ``--upstream-python`` is a Python with MaxiMask 1.4.1 and TensorFlow (tox's
 ``.tox/upstream/bin/python``), ``--deepcr-python`` one with deepCR 0.3.1 and
-PyTorch (``.tox/upstream-torch/bin/python``).  Weights must be reachable
-(cache or ``ASTROMASK_WEIGHTS_URL``).
+PyTorch (``.tox/upstream-torch/bin/python``).  astromask runs in this
+script's own Python, which then needs every backend of ``--backends``, or
+in one Python per backend, such as tox's environments::
+
+    --backend-python tensorflow=.tox/tensorflow/bin/python \
+    --backend-python jax=.tox/jax/bin/python --backend-python torch=.tox/torch/bin/python
+
+Weights must be reachable (cache or ``ASTROMASK_WEIGHTS_URL``).
 """
 
 import argparse
@@ -44,32 +57,54 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 
 FLAG_FILE = """
-import sys
+import json, resource, sys, time
 from astropy.nddata import CCDData
 import astromask
+from astromask import inference, zoo
 ccd = CCDData.read(sys.argv[1], unit="adu")
 tiling = sys.argv[3]
+rows, columns = inference.resolve_tiling(tiling).for_shape(*ccd.shape)
+zoo.get_model("maximask", (rows.size, columns.size))  # the model load
+start = time.perf_counter()
 out = astromask.flag(ccd, tiling=tiling, progress=False)
+seconds = time.perf_counter() - start
 out.write(sys.argv[2], hdu_mask="MASK", hdu_flags="FLAGS", overwrite=True)
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2  # KiB -> GiB
+print(json.dumps({"processing": seconds, "peak_gib": peak}))
 """
 
+# Upstream's CLI with -v logs its own processing time; the peak RSS is added.
 UPSTREAM = """
-import sys
+import json, logging, re, resource, sys
 from maximask_and_maxitrack.maximask.maximask import main
-sys.argv = ["maximask", sys.argv[1]]
+class Grab(logging.Handler):
+    seconds = None
+    def emit(self, record):
+        found = re.search(r"Whole processing time .*?: ([0-9.]+)s", record.getMessage())
+        if found:
+            Grab.seconds = float(found.group(1))
+sys.argv = ["maximask", "-v", sys.argv[1]]
+logging.basicConfig(level=logging.INFO)  # main's own basicConfig is then a no-op
+logging.getLogger().addHandler(Grab())
 main()
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
+print(json.dumps({"processing": Grab.seconds, "peak_gib": peak}))
 """
 
 # One measurement in a fresh process: flag an n x n frame (a simulated
-# 1024 x 1024 frame tiled), after a warm-up on a small one; print JSON.
+# 1024 x 1024 frame tiled), after building the network for the frame's tiles
+# and running it once (a backend compiles per input shape); print JSON.
 SCALING = """
 import json, resource, sys, time
 import numpy as np
 import astromask
+from astromask import inference, zoo
 from astromask.simulate import simulated_frame
 size, precision = int(sys.argv[1]), sys.argv[2]
 base, _ = simulated_frame((1024, 1024), seed=1)
-astromask.flag(base.data[:512, :512], progress=False, precision=precision)  # build, warm up
+rows, columns = inference.resolve_tiling(None).for_shape(size, size)
+net = zoo.get_model("maximask", (rows.size, columns.size), precision=precision)
+net.predict_on_batch(np.zeros((1, rows.size, columns.size, 1), np.float32))  # warm up
 reps = -(-size // 1024)
 image = np.tile(base.data, (reps, reps))[:size, :size]
 del base
@@ -77,22 +112,42 @@ start = time.perf_counter()
 out = astromask.flag(image, progress=False, precision=precision)
 seconds = time.perf_counter() - start
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2  # KiB -> GiB
-print(json.dumps({"seconds": seconds, "peak_gib": peak, "mpix": image.size / 1e6}))
+tiles = len(rows.starts(size)) * len(columns.starts(size))
+computed = tiles * rows.size * columns.size / image.size
+print(json.dumps({"seconds": seconds, "peak_gib": peak, "mpix": image.size / 1e6,
+                  "tiles": f"{tiles} x {rows.size}x{columns.size}", "computed": computed}))
 """
 
+# Each precision in one process: a probe on a small crop (a precision that
+# runs over ten times slower than float32 there, as float16 does where the
+# hardware has no 16-bit kernels, is skipped), a warm-up on the frame's tile
+# shape, then flag and probabilities timed and compared with float32.
 PRECISION = """
-import json, sys, time
+import json, resource, sys, time
 import numpy as np
 import astromask
+from astromask import inference, zoo
 from astromask.simulate import simulated_frame
 ccd, _ = simulated_frame((int(sys.argv[1]), int(sys.argv[1])), seed=1)
-results, reference = {}, {}
+rows, columns = inference.resolve_tiling(None).for_shape(*ccd.shape)
+results, reference, probe = {}, {}, {}
 for precision in ("float32", "bfloat16", "float16"):
     try:
-        astromask.flag(ccd.data[:512, :512], progress=False, precision=precision)
+        crop = dict(ccd=ccd.data[:128, :128], tiling=(128, 16), progress=False)
+        astromask.flag(**crop, precision=precision)  # builds and compiles
+        start = time.perf_counter()
+        astromask.flag(**crop, precision=precision)
+        probe[precision] = 128**2 / 1e6 / (time.perf_counter() - start)
     except Exception as err:  # a backend without that precision on this hardware
         results[precision] = {"error": f"{type(err).__name__}: {err}"[:200]}
         continue
+    if probe[precision] < probe["float32"] / 10:
+        results[precision] = {
+            "error": f"too slow here: {probe[precision]:.4f} Mpix/s on a 128x128 tile"
+        }
+        continue
+    net = zoo.get_model("maximask", (rows.size, columns.size), precision=precision)
+    net.predict_on_batch(np.zeros((1, rows.size, columns.size, 1), np.float32))
     start = time.perf_counter()
     flags = astromask.flag(ccd, progress=False, precision=precision).flags
     seconds = time.perf_counter() - start
@@ -108,6 +163,7 @@ for precision in ("float32", "bfloat16", "float16"):
         "mean_dp": float(dp.mean()),
         "flags_changed": float((flags != reference["flags"]).mean()),
     }
+results["peak_gib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
 print(json.dumps(results))
 """
 
@@ -121,11 +177,32 @@ def _run(cmd, env, *, timed=False):
     return elapsed if timed else done.stdout
 
 
+def _timed_run(cmd, env, repeat):
+    """Best of ``repeat`` fresh processes: end-to-end seconds plus the JSON they print."""
+    runs = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        out = _run(cmd, env)
+        runs.append({"end_to_end": time.perf_counter() - start, **_json(out)})
+    return min(runs, key=lambda r: r["end_to_end"])
+
+
 def _json(output):
     return json.loads(output.strip().splitlines()[-1])
 
 
-def _gpu_visible(env):
+def _pythons(pairs, backends):
+    """``{backend: python}`` from ``BACKEND=PYTHON`` pairs; this Python by default."""
+    pythons = dict.fromkeys(backends, sys.executable)
+    for pair in pairs:
+        backend, sep, python = pair.partition("=")
+        if not sep or backend not in pythons:
+            sys.exit(f"--backend-python: expected BACKEND=PYTHON for one of {backends}, got {pair}")
+        pythons[backend] = python
+    return pythons
+
+
+def _gpu_visible(python, env):
     probe = "\n".join(
         [
             "import json, keras",
@@ -142,7 +219,7 @@ def _gpu_visible(env):
             "print(json.dumps(len(dev)))",
         ]
     )
-    return _json(_run([sys.executable, "-c", probe], env))
+    return _json(_run([python, "-c", probe], env))
 
 
 def main(argv=None):
@@ -154,6 +231,13 @@ def main(argv=None):
     parser.add_argument("--scaling", default="1024,2048,4096,8192")
     parser.add_argument("--scaling-backend", help="default: the fastest end to end")
     parser.add_argument("--repeat", type=int, default=1, help="runs per timing; best kept")
+    parser.add_argument(
+        "--backend-python",
+        action="append",
+        default=[],
+        metavar="BACKEND=PYTHON",
+        help="the Python to run astromask in on BACKEND (default: this one)",
+    )
     args = parser.parse_args(argv)
 
     from astropy.io import fits
@@ -162,44 +246,53 @@ def main(argv=None):
 
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
     backends = args.backends.split(",")
+    python = _pythons(args.backend_python, backends)
     summary = []
     mpix = args.size**2 / 1e6
     print(f"{os.cpu_count()} CPU cores; frame {args.size}x{args.size} ({mpix:.2f} Mpix)\n")
-    _run([sys.executable, "-m", "astromask.cli", "fetch", "-q"], env)  # no download timed
+    _run([python[backends[0]], "-m", "astromask.cli", "fetch", "-q"], env)  # no download timed
 
-    # 1. End to end, and every backend (target 6).
+    # 1. End to end and processing only, every backend (targets 1 and 6).
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         frame = tmp / "frame.fits"
         ccd, _ = simulated_frame((args.size, args.size), seed=1)
         fits.PrimaryHDU(ccd.data).writeto(frame)
-        upstream = min(
-            _run([args.upstream_python, "-c", UPSTREAM, str(frame)], env, timed=True)
-            for _ in range(args.repeat)
-        )
-        end_to_end = {}
+        upstream = _timed_run([args.upstream_python, "-c", UPSTREAM, str(frame)], env, args.repeat)
+        flagged = {}
         for backend in backends:
             benv = dict(env, KERAS_BACKEND=backend)
             for tiling in ("auto", "maximask"):
-                cmd = [sys.executable, "-c", FLAG_FILE, str(frame), str(tmp / "o.fits"), tiling]
-                end_to_end[backend, tiling] = min(
-                    _run(cmd, benv, timed=True) for _ in range(args.repeat)
-                )
-    print("1. End to end, process start included (seconds, Mpix/s, speed-up over upstream)")
-    print(f"   upstream maximask FILE (TensorFlow)     {upstream:7.1f} s {mpix / upstream:6.3f}")
-    for (backend, tiling), seconds in end_to_end.items():
-        print(
-            f"   astromask.flag {backend:<10} {tiling:<9}   {seconds:7.1f} s "
-            f"{mpix / seconds:6.3f}   x{upstream / seconds:.1f}"
-        )
-    fastest = min(backends, key=lambda b: end_to_end[b, "auto"])
-    best = end_to_end[fastest, "auto"]
-    best_maximask = min(end_to_end[b, "maximask"] for b in backends)
-    summary += [
-        ("flag, auto tiling vs maximask FILE", f"x{upstream / best:.1f} ({fastest})", ">= 10"),
-        ("flag, maximask tiling vs maximask FILE", f"x{upstream / best_maximask:.1f}", ">= 4"),
-        ("fastest backend on this CPU", fastest, "the default install's"),
-    ]
+                cmd = [python[backend], "-c", FLAG_FILE, str(frame), str(tmp / "o.fits"), tiling]
+                flagged[backend, tiling] = _timed_run(cmd, benv, args.repeat)
+    print(
+        "1. MaxiMask: end to end (process start included) and processing only;\n"
+        "   seconds, Mpix/s, speed-up over upstream, peak RSS"
+    )
+    print(f"   {'':<36} {'end to end':>22}   {'processing only':>22}   {'peak RSS':>8}")
+
+    def row(name, r):
+        cells = []
+        for key in ("end_to_end", "processing"):
+            cells.append(f"{r[key]:7.1f} s {mpix / r[key]:6.3f} x{upstream[key] / r[key]:<5.1f}")
+        print(f"   {name:<36} {cells[0]:>22}   {cells[1]:>22}   {r['peak_gib']:5.2f} GiB")
+
+    row("upstream maximask FILE (TensorFlow)", upstream)
+    for (backend, tiling), r in flagged.items():
+        row(f"astromask.flag {backend:<10} {tiling:<8}", r)
+
+    def best(tiling, key):
+        backend = min(backends, key=lambda b: flagged[b, tiling][key])
+        return upstream[key] / flagged[backend, tiling][key], backend
+
+    for tiling, goal in (("auto", ">= 10"), ("maximask", ">= 4")):
+        for key, how in (("end_to_end", "end to end"), ("processing", "processing only")):
+            ratio, backend = best(tiling, key)
+            summary.append(
+                (f"flag {tiling} vs maximask FILE, {how}", f"x{ratio:.1f} ({backend})", goal)
+            )
+    fastest = best("auto", "end_to_end")[1]
+    summary.append(("fastest backend on this CPU", fastest, "the default install's"))
 
     # 2. Cosmic rays.
     print("\n2. Cosmic rays, processing only (bench_cosmicray.py)")
@@ -209,7 +302,7 @@ def main(argv=None):
         if args.deepcr_python:
             benv["ASTROMASK_DEEPCR_PYTHON"] = args.deepcr_python
         out = _run(
-            [sys.executable, str(HERE / "bench_cosmicray.py"), "--size", str(args.size),
+            [python[backend], str(HERE / "bench_cosmicray.py"), "--size", str(args.size),
              "--repeat", str(max(args.repeat, 1)), "--json"],
             benv,
         )  # fmt: skip
@@ -238,12 +331,15 @@ def main(argv=None):
     backend = args.scaling_backend or fastest
     benv = dict(env, KERAS_BACKEND=backend)
     print(f"\n3. Scaling, processing only, {backend} backend, fresh process per size")
-    print("   size          Mpix/s   peak RSS (GiB)")
+    print("   size          Mpix/s   peak RSS (GiB)   tiles (computed / frame area)")
     rates = {}
     for size in (int(s) for s in args.scaling.split(",")):
-        r = _json(_run([sys.executable, "-c", SCALING, str(size), "float32"], benv))
+        r = _json(_run([python[backend], "-c", SCALING, str(size), "float32"], benv))
         rates[size] = r["mpix"] / r["seconds"]
-        print(f"   {size:>5}x{size:<5}  {rates[size]:7.3f}   {r['peak_gib']:6.2f}")
+        print(
+            f"   {size:>5}x{size:<5}  {rates[size]:7.3f}   {r['peak_gib']:6.2f}"
+            f"           {r['tiles']} ({r['computed']:.2f})"
+        )
     spread = max(rates.values()) / min(rates.values()) - 1
     summary.append(("Mpix/s spread over sizes", f"{100 * spread:.0f} %", "<= 20 %"))
     summary.append(("peak RSS at the largest size", f"{r['peak_gib']:.2f} GiB", "<= 4 GB"))
@@ -252,11 +348,12 @@ def main(argv=None):
     print(f"\n4. Precision, {args.size}x{args.size}, processing only")
     for backend in backends:
         benv = dict(env, KERAS_BACKEND=backend)
-        res = _json(_run([sys.executable, "-c", PRECISION, str(args.size)], benv))
+        res = _json(_run([python[backend], "-c", PRECISION, str(args.size)], benv))
+        peak = res.pop("peak_gib")
         base = res["float32"]["seconds"]
         for precision, r in res.items():
             if "error" in r:
-                print(f"   {backend:<10} {precision:<8}  not supported: {r['error']}")
+                print(f"   {backend:<10} {precision:<8}  skipped: {r['error']}")
                 continue
             print(
                 f"   {backend:<10} {precision:<8}  {r['mpix'] / r['seconds']:6.3f} Mpix/s "
@@ -264,9 +361,10 @@ def main(argv=None):
                 f"99.99% |dp| {r['p9999_dp']:.2g}  mean |dp| {r['mean_dp']:.2g}  "
                 f"flags changed {100 * r['flags_changed']:.3f} %"
             )
+        print(f"   {backend:<10} peak RSS of the three runs' process: {peak:.2f} GiB")
 
     # 5. GPU.
-    gpus = {b: _gpu_visible(dict(env, KERAS_BACKEND=b)) for b in backends}
+    gpus = {b: _gpu_visible(python[b], dict(env, KERAS_BACKEND=b)) for b in backends}
     print("\n5. GPUs seen by Keras: " + ", ".join(f"{b} {n}" for b, n in gpus.items()))
     summary.append(("GPU", "none visible" if not any(gpus.values()) else str(gpus), ""))
 

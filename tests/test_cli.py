@@ -101,7 +101,7 @@ def test_single_mask_equals_flag_and_overwrite_rules(tmp_path, small_mef):
             np.testing.assert_array_equal(res[index].data, expected)
             assert res[index].header["AMOUTPUT"] == "flags"
             ny, nx = inp[index].data.shape
-            assert res[index].header["AMTILE"] == f"{max(ny, 400)}x{max(nx, 400)}/64"
+            assert res[index].header["AMTILE"] == f"{max(ny, 400)}x{max(nx, 400)}/32"
     written = _digest(out)
     again = _run("flag", source, "--single-mask", "-q")
     assert again.returncode == 1

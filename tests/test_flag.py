@@ -77,7 +77,7 @@ def test_meta_records_how_flags_were_made(flagged):
     assert meta["AMWHASH"] == "13e5fed2cdb7abd4535a4e872b4906f380558073d9294c1d5fa2041f620073e5"
     assert meta["AMP_CR"] == 0.0005 and meta["AMT_CR"] == 0.43 and meta["AMB_CR"] == 1
     assert meta["AMPRIOR"] == "default"
-    assert meta["AMTILE"] == "420x440/64"  # one tile, the frame's own size (auto tiling)
+    assert meta["AMTILE"] == "420x440/32"  # one tile, the frame's own size (auto tiling)
     assert all(len(key) <= 8 for key in meta)
 
 
@@ -213,7 +213,7 @@ def test_flag_never_holds_the_frames_probabilities():
     import tracemalloc
 
     base, _ = simulated_frame((512, 512), seed=6)
-    # The same tiles for both frames; "auto" tiles are at most 1024 pixels
+    # The same tiles for both frames; "auto" tiles are at most 1152 pixels
     # (their size is bounded, not constant).
     options = dict(tiling="maximask", batch_size=2, progress=False)
     astromask.flag(base.data[:400, :400], **options)  # the network is built

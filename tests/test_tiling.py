@@ -43,11 +43,11 @@ def test_auto_tiles_cover_each_axis_with_the_fewest_tiles(geometry, length):
 
 def test_auto_tiles_of_a_2048_frame_and_of_a_decam_ccd():
     rows, columns = AutoTiling().for_shape(2048, 2048)
-    assert rows == columns == Tiling(768, 64)
-    assert inference.resolve_tiling(None) == AutoTiling(1024, 64)
+    assert rows == columns == Tiling(1056, 32)  # 2 x 2 tiles, 1.06 times the area
+    assert inference.resolve_tiling(None) == AutoTiling(1152, 32)
     rows, columns = inference.resolve_tiling("auto").for_shape(4096, 2048)
-    assert (rows.size, columns.size) == (928, 768)
-    assert (len(rows.starts(4096)), len(columns.starts(2048))) == (5, 3)
+    assert (rows.size, columns.size) == (1088, 1056)
+    assert (len(rows.starts(4096)), len(columns.starts(2048))) == (4, 2)
 
 
 @pytest.mark.parametrize(
@@ -61,6 +61,47 @@ def test_auto_tiles_of_a_2048_frame_and_of_a_decam_ccd():
 def test_bad_auto_tilings_are_refused(kwargs, match):
     with pytest.raises(ValueError, match=match):
         AutoTiling(**kwargs)
+
+
+class _ShapeRecorder:
+    """Stands in for a network: records each call's input shape, returns zeros."""
+
+    def __init__(self):
+        self.shapes = []
+
+    def predict_on_batch(self, tiles):
+        self.shapes.append(tiles.shape)
+        return np.zeros((*tiles.shape[:3], 14), np.float32)
+
+
+@pytest.mark.parametrize(
+    ("tiling", "batches"),
+    [
+        # Ten 480x352 tiles, seven to a call by default: two calls of five.
+        (AutoTiling(512, 32), [5, 5]),
+        # Upstream's geometry keeps upstream's batches: eight, then the rest.
+        ("maximask", [8] * 12 + [4]),
+    ],
+)
+def test_auto_tiles_go_in_equal_batches(monkeypatch, tiling, batches):
+    from astromask import zoo
+
+    net = _ShapeRecorder()
+    monkeypatch.setattr(zoo, "get_model", lambda *args, **kwargs: net)
+    image = np.zeros((2000, 600) if tiling != "maximask" else (2048, 2048), np.float32)
+    out = inference.predict_image(image, tiling=tiling, progress=False)
+    assert out.shape == (14, *image.shape)
+    assert [shape[0] for shape in net.shapes] == batches
+    assert len({shape[1:] for shape in net.shapes}) == 1
+
+
+@pytest.mark.parametrize(
+    ("count", "largest", "expected"), [(9, 2, 1), (4, 1, 1), (12, 8, 6), (13, 8, 8), (3, 8, 3)]
+)
+def test_even_batch_size(count, largest, expected):
+    size = inference._even_batch_size(count, largest)
+    assert size == expected
+    assert size <= largest and (count % size == 0 or size == largest)
 
 
 def test_unets_refuse_auto_tiling():
@@ -78,9 +119,10 @@ def test_auto_tiles_are_stitched_from_the_network_on_each_tile():
 
     ccd, _ = simulated_frame((1100, 500), seed=2)
     image = normalize(ccd.data)
+    geometry = AutoTiling(1024, 64)  # the default's tiles are larger: one here
     # One tile per call, as below (kernels may round differently per batch shape).
-    out = inference.predict_image(image, batch_size=1, progress=False)
-    rows, columns = AutoTiling().for_shape(*image.shape)
+    out = inference.predict_image(image, tiling=geometry, batch_size=1, progress=False)
+    rows, columns = geometry.for_shape(*image.shape)
     assert (rows, columns) == (Tiling(640, 64), Tiling(500, 64))
     assert rows.starts(1100) == [0, 460]
     net = zoo.get_model("maximask", (640, 500))

@@ -8,14 +8,17 @@ The architecture was read from upstream's SavedModel graph (MaxiMask 1.4.1):
   (256), pool, ``convmid`` (256);
 * decoder: at each level the map is unpooled into the argmax positions of the
   matching pooling and summed with the encoder map that was pooled
-  (``upconv5_*``, ``upconv4_*``, ``upconv3_*``, ``upconv2``), ending with the
-  linear ``upconv1`` (14);
+  (``upconv5_*``, ``upconv4_*``, ``upconv3_*``, ``upconv2``), ending with
+  ``upconv1`` (14);
 * four extra paths ``ucp4`` .. ``ucp1`` take the decoder maps of levels 4 .. 1
   back to full resolution by unpooling and convolution alone, each ending with
-  a linear 14-channel convolution;
-* the five 14-channel pre-predictions go through ReLU, are concatenated into
-  70 channels, and ``final_conv`` with a sigmoid gives the 14 class
-  probabilities.
+  a 14-channel convolution;
+* these five 14-channel pre-predictions go through ReLU, are concatenated
+  into 70 channels, and ``final_conv`` with a sigmoid gives the 14 class
+  probabilities.  Upstream's graph applies those five ReLUs as separate ops
+  after linear convolutions; here they are the convolutions' own
+  activations, which the backends fuse into the convolution: the same
+  numbers, with one pass less over five full-resolution maps.
 
 Every convolution is 3x3, stride 1, ``same`` padding, with ReLU unless stated.
 Layer names are the checkpoint's variable names, so weights load by name.
@@ -94,10 +97,9 @@ def build_maximask(tile_shape=(400, 400), *, data_format=None, name="maximask"):
         x = MaxUnpool(data_format=fmt, name=f"unpool{level}")([x, masks[level - 1]])
         x = keras.layers.Add(name=f"skip{level}")([x, skips[level - 1]])
         for conv_name, filters in convs:
-            activation = None if conv_name == "upconv1" else "relu"
-            x = _conv(x, filters, conv_name, fmt, activation)
+            x = _conv(x, filters, conv_name, fmt)  # upconv1: the main pre-prediction's ReLU
         decoded[level] = x
-    predictions = [keras.layers.ReLU(name="main_act")(x)]
+    predictions = [x]
 
     # Extra paths: the decoder map after level L+1 goes back to full
     # resolution through L unpool+conv steps (channels halve down to 32).
@@ -111,8 +113,8 @@ def build_maximask(tile_shape=(400, 400), *, data_format=None, name="maximask"):
                 filters = {4: 128, 3: 64, 2: 32}[level]
                 x = _conv(x, filters, f"ucp{path}_conv{level}", fmt)
             else:
-                x = _conv(x, NUM_CLASSES, f"ucp{path}_conv1", fmt, activation=None)
-        predictions.append(keras.layers.ReLU(name=f"ucp{path}_act")(x))
+                x = _conv(x, NUM_CLASSES, f"ucp{path}_conv1", fmt)  # with the path's ReLU
+        predictions.append(x)
 
     x = keras.layers.Concatenate(axis=1 if fmt == "channels_first" else -1, name="concat")(
         predictions
