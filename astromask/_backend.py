@@ -3,7 +3,7 @@
 Keras runs on TensorFlow unless ``KERAS_BACKEND`` or ``keras.json`` names
 another, and fails on import when that backend is not installed.  On CPU
 TensorFlow is also the fastest for astromask's networks (see the table in
-:doc:`/backends`), so the order of preference below is the measured one: when
+:doc:`/performance`), so the order of preference below is the measured one: when
 nobody chose a backend and Keras's own choice is not installed, astromask
 points ``KERAS_BACKEND`` at the fastest backend that is.  Nothing is
 imported to find out.
