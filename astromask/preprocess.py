@@ -121,7 +121,7 @@ def _clean_grid(grid):
     return grid
 
 
-ROWS_PER_CHUNK = 256
+_ROWS_PER_BAND = 256
 """Rows of the background and sigma maps evaluated at a time: a frame-sized
 map is never made in `normalize`, and never in float64."""
 
@@ -166,8 +166,8 @@ class _Background:
 
     def bands(self):
         """Yield ``(rows, background, sigma)`` for successive bands of rows."""
-        for start in range(0, self.height, ROWS_PER_CHUNK):
-            rows = slice(start, min(start + ROWS_PER_CHUNK, self.height))
+        for start in range(0, self.height, _ROWS_PER_BAND):
+            rows = slice(start, min(start + _ROWS_PER_BAND, self.height))
             y = np.arange(rows.start, rows.stop)
             background = self.back(y, self.columns).astype(np.float32)
             sigma = self.sigma(y, self.columns).astype(np.float32)
