@@ -550,10 +550,10 @@ def flag(
             probs = inference.apply_priors(probs, tile_priors, index=index)
         above = inference.threshold(probs, tile_thresholds)
         if all_classes:
-            # Class k is bit k: pack each pixel's 14 answers (adjacent in
-            # memory, the network's channels-last order) into two bytes.
-            packed = np.packbits(np.moveaxis(above, 0, -1), axis=-1, bitorder="little")
-            return packed.view("<u2")[..., 0].astype(np.uint16)
+            # Class k is bit k: pack each pixel's 14 answers into two bytes
+            # (classes 0-7, then 8-13), whatever the memory layout.
+            packed = np.packbits(above, axis=0, bitorder="little").astype(np.uint16)
+            return packed[0] | (packed[1] << np.uint16(8))
         codes = np.zeros(above.shape[1:], dtype=np.uint16)
         for bit, plane in zip(class_bits, above):
             np.bitwise_or(codes, bit, out=codes, where=plane)
