@@ -7,17 +7,13 @@ sets ``KERAS_BACKEND`` to the fastest installed one (`astromask._backend`).
 """
 
 import sys
-from importlib.metadata import PackageNotFoundError, version
 
 if "keras" not in sys.modules:
     from astromask._backend import choose_backend
 
     choose_backend()
 
-try:
-    __version__ = version("astromask")
-except PackageNotFoundError:  # running from a source tree that is not installed
-    __version__ = "0.0.0.dev0"
+from astromask._version import __version__
 
 from astromask.batch import flag_files
 from astromask.ccdproc_compat import cosmicray_deepcr, cosmicray_maximask

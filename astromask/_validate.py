@@ -1,8 +1,35 @@
-"""Argument checks shared by the public functions (numpy only)."""
+"""Argument checks shared by the public functions (numpy only).
+
+Images and masks: `as_image`, `as_float32`, `as_mask`, `per_class_values`.
+
+Scalars: small checkers that name the argument in their message and return
+the checked value.  Two message styles are kept, as the callers' messages
+(and the tests matching them) were before these checkers were shared:
+
+- ``"<name>: expected ..., got <value>"`` (`astromask.metrics`):
+  `real_number`, `positive_number`, `whole_number`;
+- ``"<name> must be ...; got <value>"`` (`astromask.simulate`):
+  `finite_number`, `integer_at_least`.
+
+This module is a leaf: it imports nothing from astromask.
+"""
+
+import math
+import numbers
 
 import numpy as np
 
-__all__ = ["as_float32", "as_image", "as_mask", "per_class_values"]
+__all__ = [
+    "as_float32",
+    "as_image",
+    "as_mask",
+    "finite_number",
+    "integer_at_least",
+    "per_class_values",
+    "positive_number",
+    "real_number",
+    "whole_number",
+]
 
 
 def _dtype_hint(dtype):
@@ -118,3 +145,161 @@ def per_class_values(values, defaults, names, *, name, low, high, closed=False):
         msg = f"{name}: every value must lie in {bounds}, got {result.tolist()}"
         raise ValueError(msg)
     return result
+
+
+def _is_real(value):
+    """True for a real number that is not a bool (Python or numpy scalar)."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def real_number(value, name):
+    """Return ``value`` unchanged if it is a real number other than NaN.
+
+    Infinities pass.  The value is not converted, so a float32 or float64
+    scalar keeps its precision.
+
+    Raises
+    ------
+    TypeError
+        If ``value`` is not a real number (a bool is not).
+    ValueError
+        If ``value`` is NaN.
+
+    Examples
+    --------
+    >>> from astromask._validate import real_number
+    >>> real_number(0.5, "threshold")
+    0.5
+    >>> real_number("0.5", "threshold")
+    Traceback (most recent call last):
+    ...
+    TypeError: threshold: expected a number, got '0.5'
+    """
+    if not _is_real(value):
+        msg = f"{name}: expected a number, got {value!r}"
+        raise TypeError(msg)
+    if math.isnan(value):
+        msg = f"{name}: expected a number, got nan"
+        raise ValueError(msg)
+    return value
+
+
+def positive_number(value, name):
+    """Return ``value`` unchanged if it is a real number > 0 (NaN is not).
+
+    Raises
+    ------
+    ValueError
+        Otherwise, a bool or a non-number included.
+
+    Examples
+    --------
+    >>> from astromask._validate import positive_number
+    >>> positive_number(1e-6, "tol")
+    1e-06
+    >>> positive_number(0, "tol")
+    Traceback (most recent call last):
+    ...
+    ValueError: tol: expected a positive number, got 0
+    """
+    if not _is_real(value) or not value > 0:
+        msg = f"{name}: expected a positive number, got {value!r}"
+        raise ValueError(msg)
+    return value
+
+
+def whole_number(value, name, *, minimum=0, expected=None):
+    """Return ``int(value)`` for an integer (not a bool) at least ``minimum``.
+
+    ``expected`` describes the value in the message (default: "a
+    non-negative integer" for ``minimum=0``, "a positive integer" for 1,
+    "an integer >= minimum" otherwise).
+
+    Raises
+    ------
+    ValueError
+        Otherwise, a float with an integer value included.
+
+    Examples
+    --------
+    >>> from astromask._validate import whole_number
+    >>> whole_number(3, "max_iter", minimum=1)
+    3
+    >>> whole_number(0, "max_iter", minimum=1)
+    Traceback (most recent call last):
+    ...
+    ValueError: max_iter: expected a positive integer, got 0
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        if expected is None:
+            expected = {0: "a non-negative integer", 1: "a positive integer"}.get(
+                minimum, f"an integer >= {minimum}"
+            )
+        msg = f"{name}: expected {expected}, got {value!r}"
+        raise ValueError(msg)
+    return int(value)
+
+
+def finite_number(value, name, *, minimum=None, strict=False):
+    """Return ``float(value)``, finite, and > (``strict``) or >= ``minimum`` if given.
+
+    Anything `float` accepts passes (a numeric string, a bool, a size-1 array).
+
+    Raises
+    ------
+    ValueError
+        If ``value`` is not a number, not finite, or out of range.
+
+    Examples
+    --------
+    >>> from astromask._validate import finite_number
+    >>> finite_number(3, "nsigma", minimum=0, strict=True)
+    3.0
+    >>> finite_number(-1, "nsigma", minimum=0, strict=True)
+    Traceback (most recent call last):
+    ...
+    ValueError: nsigma must be greater than 0; got -1
+    """
+    try:
+        number = float(value)
+    except (TypeError, ValueError) as err:
+        msg = f"{name} must be a number; got {value!r}"
+        raise ValueError(msg) from err
+    if not math.isfinite(number):
+        msg = f"{name} must be finite; got {value!r}"
+        raise ValueError(msg)
+    if minimum is not None:
+        if strict and not number > minimum:
+            msg = f"{name} must be greater than {minimum:g}; got {value!r}"
+            raise ValueError(msg)
+        if not strict and number < minimum:
+            msg = f"{name} must be at least {minimum:g} (not negative); got {value!r}"
+            raise ValueError(msg)
+    return number
+
+
+def integer_at_least(value, name, *, minimum=0):
+    """Return ``int(value)`` for a Python or numpy integer (not a bool) >= ``minimum``.
+
+    Raises
+    ------
+    ValueError
+        If ``value`` is not an integer or is below ``minimum``.
+
+    Examples
+    --------
+    >>> from astromask._validate import integer_at_least
+    >>> integer_at_least(5, "max_pixels", minimum=1)
+    5
+    >>> integer_at_least(2.0, "max_pixels", minimum=1)
+    Traceback (most recent call last):
+    ...
+    ValueError: max_pixels must be an integer; got 2.0
+    """
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        msg = f"{name} must be an integer; got {value!r}"
+        raise ValueError(msg)
+    if value < minimum:
+        msg = f"{name} must be at least {minimum}; got {value!r}"
+        raise ValueError(msg)
+    return int(value)

@@ -1,12 +1,10 @@
-"""Flag FITS files: one file (`flag_file`), or many over a Dask cluster (`flag_files`).
+"""Flag many FITS files over a Dask cluster (`flag_files`).
 
-`flag_file` is what ``astromask flag`` does to each input: one output file
-with the input's HDU structure, every 2-D or 3-D image HDU replaced by its
-masks, the other HDUs copied, written atomically.  `flag_files` runs
-`flag_file` as one `dask.distributed` task per file (or per image HDU) on a
-cluster: the workers read the inputs and write the outputs themselves, and
+`flag_files` runs `astromask.files.flag_file` (what ``astromask flag`` does
+to each input) as one `dask.distributed` task per file (or per image HDU) on
+a cluster: the workers read the inputs and write the outputs themselves, and
 only paths and error messages come back.  Importing this module imports
-neither Keras nor Dask (nor `astromask.cli`, whose file handling it uses).
+neither Keras nor Dask.
 """
 
 import math
@@ -14,11 +12,19 @@ import numbers
 import os
 import time
 import uuid
+import warnings
 from contextlib import contextmanager
 from pathlib import Path
 from types import SimpleNamespace
 
-__all__ = ["FlagError", "flag_file", "flag_files"]
+from astromask import classes as class_table
+from astromask import core, files, zoo
+from astromask.io import READ_ERRORS, Failure, expand_paths, image_hdus, nothing_to_do
+from astromask.io import output_path as _output_path
+from astromask.io import read_input
+from astromask.tiling import resolve_tiling
+
+__all__ = ["flag_files", "run_jobs"]
 
 # The example of flag_files runs a Dask cluster (the optional astromask[dask]).
 __doctest_requires__ = {("flag_files",): ["distributed"]}
@@ -43,249 +49,6 @@ _OPTIONS = (
 _COLUMNS = ("input", "hdu", "output", "status", "error", "seconds", "worker")
 
 
-class FlagError(Exception):
-    """A file could not be flagged; the message says why.
-
-    Examples
-    --------
-    >>> import tempfile
-    >>> from pathlib import Path
-    >>> from astromask.batch import FlagError, flag_file
-    >>> with tempfile.TemporaryDirectory() as folder:
-    ...     try:
-    ...         flag_file(Path(folder) / "missing.fits")
-    ...     except FlagError as err:
-    ...         print("no such file" in str(err))
-    True
-    """
-
-
-def _class_index(classes):
-    from astromask import classes as class_table
-
-    return class_table.class_index(classes)
-
-
-def _flag_hdu(data, classes_index, opts):
-    """The output array and header cards of one image HDU."""
-    import numpy as np
-
-    import astromask
-    from astromask import classes as class_table
-    from astromask import core, inference
-
-    options = {
-        "batch_size": opts.batch_size,
-        "device": opts.device,
-        "progress": opts.progress,
-        "precision": opts.precision,
-        "tiling": opts.tiling,
-    }
-    names = [class_table.CLASS_NAMES[k] for k in classes_index]
-    if opts.single_mask:
-        out = astromask.flag(
-            data, classes=names, priors=opts.priors, thresholds=opts.thresholds, **options
-        )
-        return out.flags, core.provenance_cards(
-            classes_index,
-            opts.priors,
-            opts.thresholds,
-            precision=opts.precision,
-            tiling=opts.tiling,
-            shape=np.shape(data),
-        ) + [("AMOUTPUT", "flags", "bit-coded flags, see AMB_* cards")]
-    probs = astromask.probabilities(data, priors=opts.priors, **options)[classes_index]
-    if opts.probabilities:
-        result, kind = probs.astype(np.float32), "probabilities"
-    else:
-        thresholds = core.resolve_thresholds(opts.thresholds)[classes_index]
-        result, kind = inference.threshold(probs, thresholds).astype(np.uint8), "thresholded"
-    if result.ndim == 4:  # cube: (class, plane, y, x) -> (plane, class, y, x)
-        result = np.moveaxis(result, 0, 1)
-    cards = core.provenance_cards(
-        classes_index,
-        opts.priors,
-        opts.thresholds,
-        precision=opts.precision,
-        tiling=opts.tiling,
-        shape=np.shape(data),
-    )
-    cards.append(("AMOUTPUT", kind, "one plane per class, see AMCLSn"))
-    cards.extend((f"AMCLS{i}", name, f"class of plane {i}") for i, name in enumerate(names))
-    return result, cards
-
-
-def flag_file(
-    path,
-    hdu=None,
-    *,
-    output=None,
-    output_dir=None,
-    suffix=".mask",
-    overwrite=False,
-    classes=None,
-    priors="default",
-    thresholds="default",
-    single_mask=False,
-    probabilities=False,
-    compress=False,
-    batch_size=None,
-    device=None,
-    precision=None,
-    tiling=None,
-    progress=False,
-):
-    """Write the MaxiMask masks of one FITS file, as ``astromask flag`` does.
-
-    The output has the input's HDU structure: every 2-D or 3-D image HDU
-    (cubes plane by plane) becomes its masks, with header cards telling how
-    they were made; tables, 8-bit images (bad-pixel masks) and other HDUs
-    are copied.  The input is never modified, and the output appears
-    atomically: it is written to a hidden temporary beside it
-    (``.NAME.astromask-HOST-PID.part``, removed if anything goes wrong, even
-    `KeyboardInterrupt`), then renamed, and an existing output is never
-    replaced without ``overwrite``.  Temporaries that killed processes left
-    in the output folder are removed.
-
-    Parameters
-    ----------
-    path : str or path-like
-        A FITS file, also ``.fz`` or ``.gz``.
-    hdu : int, optional
-        Flag this HDU alone: the output then holds its masks alone and is
-        named ``NAME{suffix}{hdu}.fits`` (``FILE[N]`` on the command line).
-    output : str or path-like, optional
-        The output file.  Default: ``NAME{suffix}.fits`` in ``output_dir``,
-        or beside the input.
-    output_dir : str or path-like, optional
-        Folder of the output (created if needed).
-    suffix : str, optional
-        Added to the input's name before its extension (default ``.mask``).
-    overwrite : bool, optional
-        Replace an existing output; otherwise it is kept and `FlagError`
-        raised.
-    classes : str or sequence of str, optional
-        Classes to write (names of `astromask.classes.CLASS_NAMES`), in this
-        order; default all 14.
-    priors : "default", None, dict or sequence of 14 floats, optional
-        As for `astromask.flag`.
-    thresholds : "default", dict or sequence of 14 floats, optional
-        As for `astromask.flag`.
-    single_mask : bool, optional
-        Write one ``uint16`` bit-coded map per image (`astromask.flag`'s
-        ``flags``) instead of one ``uint8`` plane per class.
-    probabilities : bool, optional
-        Write ``float32`` probabilities, one plane per class, not
-        thresholded.
-    compress : bool, optional
-        Tile-compress integer outputs (an image in the primary HDU then moves
-        to a compressed extension).
-    batch_size, device, precision, tiling : optional
-        As for `astromask.flag`.
-    progress : bool, optional
-        Progress bar over tiles (default off; `None`: on a terminal only).
-
-    Returns
-    -------
-    output : `pathlib.Path`
-        The file written.
-
-    Raises
-    ------
-    FlagError
-        The file cannot be flagged (missing, a folder, unreadable, not FITS,
-        truncated, no image HDU to flag, output present without
-        ``overwrite``, output not writable, an HDU the network cannot
-        take...); the message says why, and nothing is written.
-    ValueError
-        ``classes`` names an unknown class, or both ``single_mask`` and
-        ``probabilities`` are set.
-
-    Examples
-    --------
-    Flag a small simulated frame, keeping two classes; the output is written
-    beside the input as ``frame.mask.fits``:
-
-    >>> import tempfile
-    >>> from pathlib import Path
-    >>> from astropy.io import fits
-    >>> from astromask.batch import flag_file
-    >>> from astromask.simulate import simulated_frame
-    >>> ccd, _ = simulated_frame((64, 64), seed=1)
-    >>> with tempfile.TemporaryDirectory() as folder:
-    ...     path = Path(folder) / "frame.fits"
-    ...     fits.PrimaryHDU(ccd.data).writeto(path)
-    ...     out = flag_file(path, classes=["CR", "SAT"])  # doctest: +REMOTE_DATA
-    ...     with fits.open(out) as hdul:  # doctest: +REMOTE_DATA
-    ...         print(out.name, hdul[0].data.shape, hdul[0].data.dtype, hdul[0].header["AMCLS0"])
-    frame.mask.fits (2, 64, 64) uint8 CR
-    """
-    from astromask import cli as _cli
-
-    if single_mask and probabilities:
-        msg = "single_mask and probabilities exclude each other"
-        raise ValueError(msg)
-    classes_index = _class_index(classes)
-    path = Path(path)
-    try:
-        _cli._check_input(path)
-    except _cli._Failure as err:
-        raise FlagError(str(err)) from None
-    opts = SimpleNamespace(
-        output=output,
-        output_dir=output_dir,
-        suffix=suffix,
-        overwrite=overwrite,
-        priors=priors,
-        thresholds=thresholds,
-        single_mask=single_mask,
-        probabilities=probabilities,
-        compress=compress,
-        batch_size=batch_size,
-        device=device,
-        precision=precision,
-        tiling=tiling,
-        progress=progress,
-    )
-
-    def process(hdul, index, output_hdul):
-        from astropy.io import fits
-
-        hdu = hdul[index]
-        try:
-            result, cards = _flag_hdu(hdu.data, classes_index, opts)
-        except (ValueError, TypeError) as err:
-            raise _cli._Failure(f"HDU {index}: {err}") from err
-        header = fits.Header()
-        if hdu.name and hdu.name != "PRIMARY":
-            header["EXTNAME"] = (hdu.name, "name of the input HDU")
-        if hdu.ver and hdu.ver != 1:
-            header["EXTVER"] = hdu.ver
-        for key, value, comment in cards:
-            header[key] = (value, comment)
-        first = len(output_hdul) == 0
-        if compress and result.dtype.kind in "iu":
-            if first:
-                output_hdul.append(fits.PrimaryHDU())
-            output_hdul.append(fits.CompImageHDU(result, header=header))
-        elif first:
-            output_hdul.append(fits.PrimaryHDU(result, header=header))
-        else:
-            output_hdul.append(fits.ImageHDU(result, header=header))
-
-    try:
-        return _cli._rewrite_file(
-            path,
-            hdu,
-            opts,
-            select=lambda hdu: True,
-            what="2-D or 3-D image HDU to flag",
-            process=process,
-        )
-    except _cli._Failure as err:
-        raise FlagError(str(err)) from err
-
-
 # --------------------------------------------------------------------------
 # Tasks, run on the workers: they return strings and numbers, never raise.
 
@@ -303,8 +66,8 @@ def _flag_task(path, hdu, output, options):
     """Flag one file or HDU; ``(output, error, seconds, worker)``."""
     start = time.perf_counter()
     try:
-        written, error = str(flag_file(path, hdu, output=output, **options)), ""
-    except FlagError as err:
+        written, error = str(files.flag_file(path, hdu, output=output, **options)), ""
+    except files.FlagError as err:
         written, error = "", str(err)
     except Exception as err:  # reported in the table; the client needs only the message
         written, error = "", _message(err)
@@ -313,19 +76,17 @@ def _flag_task(path, hdu, output, options):
 
 def _scan_task(path):
     """The image HDUs `flag_file` would flag; ``(indices, error, seconds, worker)``."""
-    from astromask import cli as _cli
-
     start = time.perf_counter()
     indices, error = [], ""
     try:  # the checks and messages of flag_file
-        with _cli._read_input(Path(path)) as hdul:
+        with read_input(Path(path)) as hdul:
             try:
-                indices = _cli._image_hdus(hdul)
-            except _cli._READ_ERRORS as err:
-                raise _cli._Failure(f"cannot read its data: {err}") from err
+                indices = image_hdus(hdul)
+            except READ_ERRORS as err:
+                raise Failure(f"cannot read its data: {err}") from err
             if not indices:
-                raise _cli._nothing_to_do("2-D or 3-D image HDU to flag", hdul)
-    except _cli._Failure as err:
+                raise nothing_to_do("2-D or 3-D image HDU to flag", hdul)
+    except Failure as err:
         indices, error = [], str(err)
     except Exception as err:
         indices, error = [], _message(err)
@@ -380,8 +141,6 @@ def _connect(client, workers, n_jobs):
 
 
 def _check_options(options):
-    from astromask import core
-
     unknown = sorted(set(options) - set(_OPTIONS))
     if unknown:
         msg = f"flag_files() got an unexpected keyword argument {unknown[0]!r}"
@@ -389,21 +148,19 @@ def _check_options(options):
     if options.get("single_mask") and options.get("probabilities"):
         msg = "single_mask and probabilities exclude each other"
         raise ValueError(msg)
-    _class_index(options.get("classes"))
+    class_table.class_index(options.get("classes"))
     # Checked here once rather than failing on every worker.
     core.resolve_priors(options.get("priors", "default"))
     core.resolve_thresholds(options.get("thresholds", "default"))
-    from astromask import inference, zoo
-
     zoo.check_precision(options.get("precision"))
-    inference.resolve_tiling(options.get("tiling"))
+    resolve_tiling(options.get("tiling"))
 
 
 def flag_files(paths, *, client=None, workers=None, split_hdus=False, progress=None, **options):
     """Flag many FITS files in parallel on a `dask.distributed` cluster.
 
     Each input file (or, with ``split_hdus``, each of its image HDUs) is one
-    task, which runs `flag_file` on a worker: the worker reads the input and
+    task, which runs `astromask.files.flag_file` on a worker: the worker reads the input and
     writes the output itself; only paths and error messages travel back.
     A worker process keeps the network it loaded (see `astromask.zoo`), so
     it loads it once, whatever the number of files it flags.  A file that
@@ -436,7 +193,7 @@ def flag_files(paths, *, client=None, workers=None, split_hdus=False, progress=N
         Progress bar over finished jobs; `None` (default): shown when there
         are several and on a terminal only.
     **options
-        Options of `flag_file` (``output_dir``, ``suffix``, ``overwrite``,
+        Options of `astromask.files.flag_file` (``output_dir``, ``suffix``, ``overwrite``,
         ``classes``, ``priors``, ``thresholds``, ``single_mask``,
         ``probabilities``, ``compress``, ``batch_size``, ``device``, ``precision``,
         ``tiling``;
@@ -495,16 +252,14 @@ def flag_files(paths, *, client=None, workers=None, split_hdus=False, progress=N
     ['ok', 'failed'] ['', 'no such file']
     ['frame.mask.fits']
     """
-    from astromask import cli as _cli
-
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
     _check_options(options)
-    jobs = _cli.expand_paths([os.fspath(p) for p in paths])
+    jobs = expand_paths([os.fspath(p) for p in paths])
     if options.get("output") is not None and (len(jobs) != 1 or split_hdus):
         msg = "output: needs exactly one input file, and split_hdus=False"
         raise ValueError(msg)
-    return _run(
+    return run_jobs(
         jobs,
         client=client,
         workers=workers,
@@ -532,10 +287,8 @@ class _Outputs:
 
     def claim(self, path, hdu):
         """``(shown, absolute, owner)``; owner: the label of an earlier job writing it, or ''."""
-        from astromask import cli as _cli
-
-        shown = _cli._output_path(path, hdu, self.shown)
-        absolute = Path(_absolute(_cli._output_path(Path(_absolute(path)), hdu, self.absolute)))
+        shown = _output_path(path, hdu, self.shown)
+        absolute = Path(_absolute(_output_path(Path(_absolute(path)), hdu, self.absolute)))
         if absolute in self.owners:
             return shown, absolute, self.owners[absolute]
         self.owners[absolute] = _label(path, hdu)
@@ -546,8 +299,13 @@ def _label(path, hdu):
     return f"{path}[{hdu}]" if hdu is not None else str(path)
 
 
-def _run(jobs, *, client=None, workers=None, split_hdus=False, progress=None, options):
-    """Run expanded ``[(path, hdu), ...]`` jobs; the table of `flag_files`."""
+def run_jobs(jobs, *, client=None, workers=None, split_hdus=False, progress=None, options):
+    """Run expanded ``[(path, hdu), ...]`` jobs (`astromask.io.expand_paths`) on a cluster.
+
+    What `flag_files` does once its paths are expanded and its options
+    checked; ``astromask flag --workers`` calls it.  Returns the table of
+    `flag_files`.
+    """
     from tqdm.auto import tqdm
 
     rows = {}  # (job number, hdu) -> row
@@ -659,3 +417,17 @@ def _table(rows):
             table[name] = np.array(values, dtype=str)
     table["seconds"].format = ".2f"
     return table
+
+
+def __getattr__(name):
+    # flag_file and FlagError moved to astromask.files; kept here for one release.
+    if name in ("flag_file", "FlagError"):
+        warnings.warn(
+            f"astromask.batch.{name} is deprecated and will be removed in the next release; "
+            f"use astromask.files.{name}",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return getattr(files, name)
+    msg = f"module {__name__!r} has no attribute {name!r}"
+    raise AttributeError(msg)

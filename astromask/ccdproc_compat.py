@@ -57,9 +57,11 @@ from astropy.nddata import CCDData, InverseVariance, StdDevUncertainty, Variance
 from scipy import ndimage
 
 from astromask import classes as class_table
-from astromask import inference, inpainting, preprocess
+from astromask import inference, inpainting, preprocess, zoo
 from astromask._validate import as_float32, as_image, as_mask
-from astromask.core import _copy_ccddata
+from astromask.core import copy_ccddata
+from astromask.cosmicrays import cosmic_ray_probabilities
+from astromask.priors import apply_priors
 
 __all__ = ["cosmicray_deepcr", "cosmicray_maximask"]
 
@@ -185,7 +187,7 @@ def _cosmicray(
         return cleaned, crmask
     if isinstance(ccd, u.Quantity):
         return u.Quantity(cleaned, out_unit if apply else unit, copy=False), crmask
-    result = _copy_ccddata(ccd)
+    result = copy_ccddata(ccd)
     result.data = cleaned
     result.mask = crmask if in_mask is None else (in_mask | crmask)
     if apply:
@@ -283,7 +285,7 @@ def cosmicray_deepcr(
         ``"cosmic-conn/HST_ACS_WFC"``.  Bhavanam et al.'s DECam networks:
         ``"decam-attention/Att_Cosmic-CoNN"`` and its three siblings.  Or the
         path of a ``.keras`` model written by `astromask.train`.  See
-        `astromask.zoo.cosmic_ray_models`.
+        `astromask.presets.cosmic_ray_models`.
     threshold : float, optional
         A pixel is a cosmic ray when its probability exceeds this (deepCR's
         default 0.5).
@@ -313,14 +315,12 @@ def cosmicray_deepcr(
         msg = f"threshold: must lie in [0, 1], got {threshold}"
         raise ValueError(msg)
 
-    from astromask.zoo import cosmic_ray_spec
-
-    spec = cosmic_ray_spec(model)
+    spec = zoo.cosmic_ray_spec(model)
 
     def detect(electrons, bad, factor):
         # The DECam network was trained on ADU, the others on electrons.
         image = electrons / np.float32(factor) if spec.unit == "adu" else electrons
-        probs = inference.cosmic_ray_probabilities(
+        probs = cosmic_ray_probabilities(
             image,
             bad,
             model=model,
@@ -435,7 +435,7 @@ def cosmicray_maximask(
             reduce=lambda p: p[cr : cr + 1],  # the CR channel alone is kept
         )
         if prior is not None:
-            probs = inference.apply_priors(probs, np.float32([prior]), index=[cr])
+            probs = apply_priors(probs, np.float32([prior]), index=[cr])
         return probs[0] > np.float32(level)
 
     return _cosmicray(

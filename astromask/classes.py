@@ -29,6 +29,7 @@ flagged but not masked.
 from dataclasses import dataclass
 
 import numpy as np
+from astropy.nddata.bitmask import bitfield_to_boolean_mask
 
 __all__ = [
     "CLASSES",
@@ -42,6 +43,7 @@ __all__ = [
     "encode_flags",
     "default_thresholds",
     "flag_bits",
+    "integer_flags",
     "training_priors",
 ]
 
@@ -231,7 +233,7 @@ def flag_bits():
     return np.array([c.bit or 0 for c in CLASSES], dtype=np.uint16)
 
 
-def _integer_flags(flags, name="flags"):
+def integer_flags(flags, name="flags"):
     """``flags`` as an integer array; whole-valued float maps (a flag map read
     back through a float FITS column or image) are converted, others refused."""
     flags = np.asarray(flags)
@@ -277,12 +279,16 @@ def decode_flags(flags, name):
     array([[ True, False],
            [False, False]])
     """
-    flags = _integer_flags(flags)
+    flags = integer_flags(flags)
+    if flags.dtype == bool:  # bitfield_to_boolean_mask takes integers only
+        flags = flags.astype(np.uint8)
     (index,) = class_index(name, argname="name")
     bit = CLASSES[index].bit
-    if bit is None:
-        return flags == 0
-    return (flags & bit) != 0
+    if bit is None:  # BG: no bit set
+        return bitfield_to_boolean_mask(flags, ignore_flags=0, good_mask_value=True, dtype=bool)
+    return bitfield_to_boolean_mask(
+        flags, ignore_flags=[bit], flip_bits=True, good_mask_value=False, dtype=bool
+    )
 
 
 def encode_flags(masks):

@@ -40,33 +40,28 @@ kept, the one being written is not.
 
 import argparse
 import os
-import re
 import signal
-import socket
 import sys
-import warnings
-import zlib
 from contextlib import contextmanager
 from pathlib import Path
 
+from astromask._version import __version__
+from astromask.io import (
+    Failure,
+    check_input,
+    expand_paths,
+    image_hdus,
+    output_path,
+    resolve_hdu,
+    write_atomically,
+)
+
 __all__ = ["main"]
-
-_FITS_NAME = re.compile(r"\.(fits|fit|fts)(\.fz|\.gz)?$|\.fz$", re.IGNORECASE)
-_HDU_SUFFIX = re.compile(r"^(?P<path>.+)\[(?P<hdu>\d+)\]$")
-
 
 # Exit statuses (see the module docstring).
 EXIT_FAILED = 1
 EXIT_INTERRUPTED = 128 + signal.SIGINT
 EXIT_TERMINATED = 128 + signal.SIGTERM
-
-# What reading a damaged file may raise (astropy, gzip, bz2, the decompressors).
-_READ_ERRORS = (OSError, ValueError, TypeError, EOFError, IndexError, KeyError, zlib.error)
-_FITS_SUFFIXES = ".fits, .fit or .fts, optionally with .fz or .gz"
-
-
-class _Failure(Exception):
-    """A file could not be processed; the message says why."""
 
 
 class _Terminated(BaseException):
@@ -75,76 +70,6 @@ class _Terminated(BaseException):
 
 # --------------------------------------------------------------------------
 # Inputs
-
-
-def expand_paths(paths):
-    """Turn command-line PATHs into ``[(file, hdu_or_None), ...]``.
-
-    Raises `_Failure` for a PATH that does not exist.
-    """
-    jobs = []
-    for raw in paths:
-        match = _HDU_SUFFIX.match(raw)
-        if match and not Path(raw).exists():
-            jobs.append((Path(match["path"]), int(match["hdu"])))
-            continue
-        path = Path(raw)
-        if path.is_dir():
-            found = _fits_in(path)
-            if found:
-                jobs.extend((p, None) for p in found)
-            else:  # stays a job, reported by _check_input
-                jobs.append((path, None))
-        elif path.suffix == ".list" and path.is_file():
-            # One path per line, relative to the current folder (as upstream).
-            entries = [line.strip() for line in path.read_text().splitlines()]
-            jobs.extend(expand_paths([e for e in entries if e and not e.startswith("#")]))
-        else:
-            jobs.append((path, None))
-    return jobs
-
-
-def _fits_in(folder):
-    """The FITS files of a folder, outputs (``.mask``) left out, sorted."""
-    return sorted(
-        p
-        for p in folder.iterdir()
-        if p.is_file() and _FITS_NAME.search(p.name) and ".mask" not in p.name
-    )
-
-
-def _image_hdus(hdul, only=None):
-    """Indices of the HDUs holding 2-D or 3-D images to process.
-
-    8-bit images are left out, as upstream MaxiMask does: they are bad-pixel
-    or mask planes (such as BANZAI's BPM), not exposures.
-    """
-    indices = []
-    for index, hdu in enumerate(hdul):
-        if only is not None and index != only:
-            continue
-        if not hdu.is_image or hdu.header.get("NAXIS", 0) not in (2, 3):
-            continue
-        if hdu.header.get("ZBITPIX", hdu.header.get("BITPIX")) == 8:
-            continue
-        if hdu.data is not None and hdu.data.size > 0:
-            indices.append(index)
-    return indices
-
-
-def _output_path(path, hdu, args):
-    if args.output:
-        return Path(args.output)
-    name = path.name
-    for ext in (".fz", ".gz"):
-        if name.lower().endswith(ext):
-            name = name[: -len(ext)]
-    stem, dot, ext = name.rpartition(".")
-    if not dot:
-        stem, ext = name, "fits"
-    suffix = args.suffix + (str(hdu) if hdu is not None else "")
-    out_dir = Path(args.output_dir) if args.output_dir else path.parent
-    return out_dir / f"{stem}{suffix}.{ext}"
 
 
 def _read_config(value, name):
@@ -170,240 +95,12 @@ def _read_config(value, name):
 
 
 # --------------------------------------------------------------------------
-# Reading inputs, writing outputs
-
-
-def _check_input(path):
-    """Raise `_Failure` unless ``path`` names a file (existing, not a folder)."""
-    if path.is_dir():
-        try:
-            if _fits_in(path):
-                raise _Failure("is a folder, not a FITS file")
-        except OSError as err:
-            raise _Failure(f"is a folder, and cannot be read: {err.strerror or err}") from err
-        raise _Failure(f"is a folder with no FITS file in it (names ending in {_FITS_SUFFIXES})")
-    if not path.exists():
-        raise _Failure("no such file")
-    if not path.is_file():
-        raise _Failure("not a regular file")
-
-
-def _first_line(message):
-    return str(message).strip().splitlines()[0] if str(message).strip() else ""
-
-
-def _unreadable(path, err):
-    """The `_Failure` for a file that `astropy.io.fits.open` cannot open."""
-    if isinstance(err, PermissionError):
-        return _Failure("cannot open it: permission denied; check its permissions")
-    try:
-        with open(path, "rb") as stream:
-            size, magic = os.fstat(stream.fileno()).st_size, stream.read(3)
-    except OSError:
-        size, magic = None, b""
-    if size == 0:
-        return _Failure("empty file (0 bytes), not FITS; write or copy it again")
-    reason = f"cannot read as FITS: {_first_line(err) or type(err).__name__}"
-    if "No SIMPLE card found" in reason:  # astropy's advice is no use here
-        reason = "cannot read as FITS: it does not start with a SIMPLE card (not FITS, or damaged)"
-    compressed = magic[:2] == b"\x1f\x8b" or magic == b"BZh"
-    if size is not None and size % 2880 and not compressed:
-        reason += f" (its {size} bytes are no whole number of 2880-byte FITS blocks: truncated?)"
-    return _Failure(reason)
-
-
-@contextmanager
-def _read_input(path):
-    """Open an input FITS file read-only, with every header read.
-
-    What is wrong with the file (missing, not FITS, truncated, unreadable)
-    becomes a `_Failure`; astropy's other warnings are passed on.
-    """
-    from astropy.io import fits
-
-    _check_input(path)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
-            hdul = fits.open(path, mode="readonly", lazy_load_hdus=False)
-        except _READ_ERRORS as err:
-            raise _unreadable(path, err) from err
-    for warning in caught:
-        message = _first_line(warning.message)
-        if "truncated" in message:  # astropy reads on, and fails on the data later
-            hdul.close()
-            reason = message.removeprefix("File may have been truncated: ")
-            raise _Failure(f"truncated FITS file: {reason}; copy or download it again")
-    with hdul:
-        for warning in caught:
-            warnings.warn_explicit(
-                warning.message, warning.category, warning.filename, warning.lineno
-            )
-        yield hdul
-
-
-def _hdu_kind(hdu):
-    """A few words on what an HDU holds, for messages."""
-    naxis = hdu.header.get("NAXIS", 0)
-    if not naxis or not any(hdu.header.get(f"NAXIS{i}", 0) for i in range(1, naxis + 1)):
-        return "header only"
-    if hdu.is_image:
-        naxis = hdu.header.get("ZNAXIS", naxis)
-        bits = hdu.header.get("ZBITPIX", hdu.header.get("BITPIX"))
-        return f"{naxis}-D {'8-bit ' if bits == 8 else ''}image"
-    return type(hdu).__name__
-
-
-def _nothing_to_do(what, hdul, only=None):
-    """The `_Failure` of a file with no HDU to process: says what it holds."""
-    indices = range(len(hdul)) if only is None else [only]
-    kinds = [f"HDU {i}: {_hdu_kind(hdul[i])}" for i in indices]
-    if len(kinds) > 6:
-        kinds = [*kinds[:5], f"... {len(kinds) - 5} more"]
-    return _Failure(f"no {what} ({', '.join(kinds)})")
-
-
-# Hidden temporaries, named after the output, this machine and this process.
-_TEMPORARY = re.compile(r"^\.(?P<name>.+)\.astromask-(?P<host>.+)-(?P<pid>\d+)\.part$")
-_swept = set()
-
-
-def _temporary_path(out_path):
-    """Where the output is written before it is renamed: never a FITS name."""
-    tag = f"astromask-{socket.gethostname()}-{os.getpid()}"
-    return out_path.with_name(f".{out_path.name}.{tag}.part")
-
-
-def _alive(pid):
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:  # another user's process
-        return True
-    return True
-
-
-def _sweep_temporaries(folder):
-    """Remove temporaries that killed processes of this machine left in ``folder``.
-
-    Once per folder and process; only on POSIX, where ``os.kill(pid, 0)``
-    tells whether a process lives.
-    """
-    key = os.path.abspath(folder)
-    if os.name != "posix" or key in _swept:
-        return
-    _swept.add(key)
-    host = socket.gethostname()
-    try:
-        entries = list(os.scandir(folder))
-    except OSError:
-        return
-    for entry in entries:
-        match = _TEMPORARY.match(entry.name)
-        if match and match["host"] == host and not _alive(int(match["pid"])):
-            try:
-                os.unlink(entry.path)
-            except OSError:
-                pass
-
-
-def _publish(tmp, out_path, overwrite):
-    """Give the complete temporary its final name; never replace without ``overwrite``."""
-    if overwrite:
-        os.replace(tmp, out_path)
-        return
-    exists = _Failure(f"output {out_path} exists; add --overwrite to replace it")
-    try:
-        os.link(tmp, out_path)  # fails if out_path appeared meanwhile
-    except FileExistsError:
-        raise exists from None
-    except OSError:  # a filesystem without hard links
-        if out_path.exists():
-            raise exists from None
-        os.replace(tmp, out_path)
-
-
-def _write_atomically(hdul, out_path, overwrite):
-    """Write ``hdul`` to a temporary beside ``out_path``, then rename it.
-
-    The temporary is removed whatever happens (an error, Ctrl-C); one left
-    by a killed process is removed by the next `_sweep_temporaries`.
-    """
-    from astropy.io.fits.verify import VerifyError
-
-    try:
-        out_path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        msg = f"cannot create the output folder {out_path.parent}: {err.strerror or err}"
-        raise _Failure(msg) from err
-    _sweep_temporaries(out_path.parent)
-    tmp = _temporary_path(out_path)
-    try:
-        descriptor = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-        with os.fdopen(descriptor, "wb") as stream:
-            hdul.writeto(stream)
-            stream.flush()
-            os.fsync(stream.fileno())
-        _publish(tmp, out_path, overwrite)
-    except OSError as err:
-        raise _Failure(f"cannot write {out_path}: {err.strerror or err}") from err
-    except VerifyError as err:
-        msg = f"cannot write {out_path}: invalid header: {_first_line(err)}"
-        raise _Failure(msg) from err
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def _rewrite_file(path, hdu_index, args, *, select, what, process):
-    """Write the output file of one input: processed HDUs, the others copied.
-
-    ``select(hdu)`` says which image HDUs (of `_image_hdus`) to process;
-    ``process(hdul, index, output)`` appends what HDU ``index`` becomes to
-    the output `~astropy.io.fits.HDUList`.  The input is opened read-only;
-    the output appears atomically (`_write_atomically`).  Raises `_Failure`,
-    with the reason, when the file cannot be processed.
-    """
-    from astropy.io import fits
-
-    out_path = _output_path(path, hdu_index, args)
-    if out_path.resolve() == path.resolve():
-        raise _Failure(f"output {out_path} would overwrite the input; use --suffix or --output")
-    if out_path.exists() and not args.overwrite:
-        raise _Failure(f"output {out_path} exists; add --overwrite to replace it")
-    with _read_input(path) as hdul:
-        if hdu_index is not None and hdu_index >= len(hdul):
-            raise _Failure(f"has {len(hdul)} HDUs, no HDU {hdu_index}")
-        try:
-            todo = {i for i in _image_hdus(hdul, hdu_index) if select(hdul[i])}
-        except _READ_ERRORS as err:
-            raise _Failure(f"cannot read its data: {err}") from err
-        if not todo:
-            raise _nothing_to_do(what, hdul, hdu_index)
-        output = fits.HDUList()
-        selected = [hdu_index] if hdu_index is not None else range(len(hdul))
-        for index in selected:
-            hdu = hdul[index]
-            if index in todo:
-                process(hdul, index, output)
-                continue
-            try:
-                output.append(hdu.copy() if index else fits.PrimaryHDU(header=hdu.header))
-            except _READ_ERRORS as err:
-                raise _Failure(f"cannot read HDU {index}: {err}") from err
-        _write_atomically(output, out_path, args.overwrite)
-    return out_path
-
-
-# --------------------------------------------------------------------------
 # flag
 
 
 def _cmd_flag(args):
-    from astromask import batch
     from astromask import classes as table
+    from astromask import files
 
     args.priors = _read_config(args.priors, "priors")
     args.thresholds = _read_config(args.thresholds, "thresholds")
@@ -438,11 +135,11 @@ def _cmd_flag(args):
 
     def work(path, hdu):
         try:
-            return batch.flag_file(path, hdu, progress=args.progress, **options)
-        except batch.FlagError as err:
-            raise _Failure(str(err)) from err
+            return files.flag_file(path, hdu, progress=args.progress, **options)
+        except files.FlagError as err:
+            raise Failure(str(err)) from err
 
-    return _run_jobs(jobs, args, work, output_of=lambda path, hdu: _output_path(path, hdu, args))
+    return _run_jobs(jobs, args, work, output_of=lambda path, hdu: output_path(path, hdu, args))
 
 
 def _flag_on_cluster(jobs, args, options):
@@ -453,7 +150,7 @@ def _flag_on_cluster(jobs, args, options):
         print("astromask: no input file found", file=sys.stderr)
         return EXIT_FAILED
     try:
-        results = batch._run(
+        results = batch.run_jobs(
             jobs,
             client=args.scheduler,
             workers=args.workers,
@@ -474,7 +171,7 @@ def _flag_on_cluster(jobs, args, options):
 def _run_jobs(jobs, args, work, output_of=None):
     """Run ``work(path, hdu)`` on every job; the exit status.
 
-    A job that raises `_Failure` is reported on one line, ``astromask:
+    A job that raises `Failure` is reported on one line, ``astromask:
     FILE: why``, and the others go on.  ``output_of(path, hdu)`` names a
     job's output: a job whose output an earlier job of the run writes fails
     rather than replace it (as in `astromask.batch`).
@@ -491,10 +188,10 @@ def _run_jobs(jobs, args, work, output_of=None):
                 output = output_of(path, hdu)
                 owner, first = owners.setdefault(os.path.abspath(output), (number, label))
                 if owner != number:
-                    raise _Failure(f"output {output} is also the output of {first}")
-            _check_input(path)
+                    raise Failure(f"output {output} is also the output of {first}")
+            check_input(path)
             result = work(path, hdu)
-        except _Failure as err:
+        except Failure as err:
             failures += 1
             print(f"astromask: {label}: {err}", file=sys.stderr)
             continue
@@ -511,10 +208,9 @@ def _run_jobs(jobs, args, work, output_of=None):
 
 
 def _cmd_track(args):
-    import numpy as np
     from astropy.table import Table
 
-    import astromask
+    from astromask import files
 
     prior = None if args.prior.lower() == "none" else float(args.prior)
     ecsv = Path(args.ecsv) if args.ecsv else None
@@ -523,40 +219,20 @@ def _cmd_track(args):
         return EXIT_FAILED
     rows = []
 
-    def work(path, hdu_index):
-        file_rows, skipped = [], []
-        with _read_input(path) as hdul:
-            if hdu_index is not None and hdu_index >= len(hdul):
-                raise _Failure(f"has {len(hdul)} HDUs, no HDU {hdu_index}")
-            try:
-                indices = _image_hdus(hdul, hdu_index)
-            except _READ_ERRORS as err:
-                raise _Failure(f"cannot read its data: {err}") from err
-            if not indices:
-                raise _nothing_to_do("2-D or 3-D image HDU to score", hdul, hdu_index)
-            for index in indices:
-                data = hdul[index].data
-                planes = [data] if data.ndim == 2 else list(data)
-                for plane_number, plane in enumerate(planes):
-                    try:
-                        score = astromask.tracking_score(
-                            plane, prior=prior, batch_size=args.batch_size, device=args.device
-                        )
-                    except ValueError as err:  # too small: so are the other planes
-                        skipped.append((index, str(err)))
-                        break
-                    plane_label = plane_number if data.ndim == 3 else -1
-                    file_rows.append((str(path), str(index), plane_label, score))
-        if not file_rows:
-            reasons = ", ".join(f"HDU {index}: {why}" for index, why in skipped)
-            raise _Failure(f"no image HDU that MaxiTrack can score ({reasons})")
+    def work(path, hdu):
+        skipped = []
+        rows.extend(
+            files.track_file(
+                path,
+                hdu,
+                prior=prior,
+                batch_size=args.batch_size,
+                device=args.device,
+                skipped=skipped,
+            )
+        )
         for index, why in skipped:
             print(f"astromask: {path}[{index}]: skipped: {why}", file=sys.stderr)
-        file_scores = [score for _, _, plane, score in file_rows if plane == -1]
-        rows.extend(file_rows)
-        if len(file_scores) > 1:
-            rows.append((str(path), "all", -1, float(np.mean(file_scores))))
-        return None
 
     status = _run_jobs(expand_paths(args.paths), args, work)
     table = Table(
@@ -571,142 +247,83 @@ def _cmd_track(args):
     if rows:
         table.pprint(max_lines=-1, max_width=-1)
     if ecsv is not None:
-        tmp = _temporary_path(ecsv)
         try:
-            table.write(tmp, format="ascii.ecsv")
-            _publish(tmp, ecsv, args.overwrite)
-        except _Failure as err:
+            write_atomically(
+                ecsv,
+                lambda stream: stream.write(_ecsv_text(table).encode()),
+                overwrite=args.overwrite,
+            )
+        except Failure as err:
             print(f"astromask: {err}", file=sys.stderr)
             return EXIT_FAILED
-        except OSError as err:
-            print(f"astromask: cannot write {ecsv}: {err.strerror or err}", file=sys.stderr)
-            return EXIT_FAILED
-        finally:
-            tmp.unlink(missing_ok=True)
     return status
+
+
+def _ecsv_text(table):
+    import io
+
+    text = io.StringIO()
+    table.write(text, format="ascii.ecsv")
+    return text.getvalue()
 
 
 # --------------------------------------------------------------------------
 # cosmicray
 
 
-def _header_number(value, header, name):
-    """A number given on the command line, or read from a header keyword."""
-    if value is None:
-        return None
-    try:
-        return float(value)
-    except ValueError:
-        pass
-    if value not in header:
-        raise _Failure(f"--{name} {value}: no such keyword in the header")
-    try:
-        return float(header[value])
-    except (TypeError, ValueError):
-        msg = f"--{name} {value}: keyword value {header[value]!r} is not a number"
-        raise _Failure(msg) from None
-
-
-def _cosmicray_file(path, hdu_index, args):
-    import numpy as np
-    from astropy.io import fits
-    from astropy.nddata import CCDData
-
-    import astromask
-
-    def process(hdul, index, output):
-        hdu = hdul[index]
-        header = hdu.header.copy()
-        # Either file's primary header joins the extension's (MEF keywords).
-        lookup = fits.Header(hdul[0].header) if index else fits.Header()
-        lookup.update(header)
-        gain = _header_number(args.gain, lookup, "gain")
-        if gain is None:
-            gain = float(lookup.get("GAIN", 1.0))
-        satlevel = _header_number(args.satlevel, lookup, "satlevel")
-        if satlevel is None and "SATURATE" in lookup:
-            satlevel = _header_number("SATURATE", lookup, "satlevel")
-        ccd = CCDData(np.asarray(hdu.data), unit="adu")
-        options = {
-            "gain": gain,
-            "satlevel": None if satlevel is None else satlevel * gain,
-            "gain_apply": False,
-            "inpaint": None if args.inpaint == "none" else args.inpaint,
-            "dilate": args.dilate,
-            "batch_size": args.batch_size,
-            "device": args.device,
-            "progress": args.progress,
-            "precision": args.precision,
-        }
-        if args.threshold is not None:
-            options["threshold"] = args.threshold
-        try:
-            if args.detector == "maximask":
-                result = astromask.cosmicray_maximask(ccd, **options)
-            else:
-                result = astromask.cosmicray_deepcr(ccd, model=args.detector, **options)
-        except (ValueError, TypeError) as err:
-            raise _Failure(f"HDU {index}: {err}") from err
-        for key in ("AMCRMOD", "AMCRTHR", "AMCRNPIX"):
-            header[key] = (result.meta[key], "astromask cosmic rays")
-        header["AMVERS"] = (astromask.__version__, "astromask version")
-        for key in ("BZERO", "BSCALE", "BLANK"):  # data are written as floats
-            header.remove(key, ignore_missing=True)
-        if len(output) == 0:
-            output.append(fits.PrimaryHDU(result.data, header=header))
-        else:
-            output.append(fits.ImageHDU(result.data, header=header, name=hdu.name))
-        mask_header = fits.Header()
-        mask_header["AMSRCHDU"] = (index, "HDU whose cosmic rays this marks")
-        output.append(
-            fits.ImageHDU(
-                result.mask.astype(np.uint8), header=mask_header, name="CRMASK", ver=index
-            )
-        )
-
-    return _rewrite_file(
-        path,
-        hdu_index,
-        args,
-        select=lambda hdu: hdu.data.ndim == 2,
-        what="2-D image HDU to clean",
-        process=process,
-    )
-
-
 def _cmd_cosmicray(args):
+    from astromask import files
+
     jobs = expand_paths(args.paths)
     if args.output and len(jobs) != 1:
         raise SystemExit("astromask: error: --output needs exactly one input file")
+    options = {
+        "output": args.output,
+        "output_dir": args.output_dir,
+        "suffix": args.suffix,
+        "overwrite": args.overwrite,
+        "detector": args.detector,
+        "threshold": args.threshold,
+        "inpaint": args.inpaint,
+        "dilate": args.dilate,
+        "gain": args.gain,
+        "satlevel": args.satlevel,
+        "batch_size": args.batch_size,
+        "device": args.device,
+        "progress": args.progress,
+        "precision": args.precision,
+    }
     return _run_jobs(
         jobs,
         args,
-        lambda path, hdu: _cosmicray_file(path, hdu, args),
-        output_of=lambda path, hdu: _output_path(path, hdu, args),
+        lambda path, hdu: files.cosmicray_file(path, hdu, **options),
+        output_of=lambda path, hdu: output_path(path, hdu, args),
     )
 
 
 # --------------------------------------------------------------------------
-# fetch, demo
+# train, fetch, demo
 
 
 def _train_sources(paths, factor):
     """``[((path, hdu), factor)]`` for every 2-D image HDU of the PATHs."""
     from astropy.io import fits
 
+    from astromask.files import header_number
+
     sources = []
     for path, only in expand_paths(paths):
         if not path.is_file():
-            raise _Failure(f"{path}: no such file")
+            raise Failure(f"{path}: no such file")
         with fits.open(path) as hdul:
-            for index in _image_hdus(hdul, only):
+            for index in image_hdus(hdul, resolve_hdu(hdul, only)):
                 if hdul[index].header.get("NAXIS") != 2:
                     continue
                 header = hdul[index].header
-                value = _header_number(factor, header, "factor") if factor else 1.0
+                value = header_number(factor, header, "factor") if factor else 1.0
                 sources.append(((path, index), 1.0 if value is None else value))
     if not sources:
-        raise _Failure(f"no 2-D image HDU in {' '.join(paths)}")
+        raise Failure(f"no 2-D image HDU in {' '.join(paths)}")
     return sources
 
 
@@ -731,7 +348,7 @@ def _cmd_train(args):
         spec = zoo.cosmic_ray_spec(args.start)
         sources = _train_sources(args.paths, args.factor)
         held_out = _train_sources(args.validation, args.factor) if args.validation else None
-    except _Failure as err:
+    except Failure as err:
         print(f"astromask: error: {err}", file=sys.stderr)
         return 1
     say = (lambda *a: None) if args.quiet else print
@@ -818,13 +435,13 @@ def _cmd_fetch(args):
 def _cmd_demo(args):
     import numpy as np
 
-    import astromask
     from astromask.classes import CLASSES, decode_flags
+    from astromask.core import flag
     from astromask.simulate import simulated_frame
 
     ccd, truth = simulated_frame((args.size, args.size), seed=args.seed)
-    result = astromask.flag(ccd, progress=args.progress, device=args.device)
-    print(f"astromask {astromask.__version__}: simulated {args.size}x{args.size} frame")
+    result = flag(ccd, progress=args.progress, device=args.device)
+    print(f"astromask {__version__}: simulated {args.size}x{args.size} frame")
     print(f"{'class':<5} {'flagged px':>10} {'simulated px':>12} {'recovered':>9}")
     for cls in CLASSES:
         if cls.bit is None:
@@ -879,7 +496,13 @@ def _positive_int(value):
 
 
 def _parser():
+    # Every list of choices derives from its table: the model table
+    # (astromask.presets), the precisions (astromask.zoo), the tilings.
     from astromask.classes import CLASS_NAMES
+    from astromask.inpainting import inpaint_methods
+    from astromask.presets import cosmic_ray_models
+    from astromask.tiling import MAXIMASK_TILINGS
+    from astromask.zoo import PRECISIONS
 
     parser = argparse.ArgumentParser(
         prog="astromask",
@@ -951,13 +574,13 @@ def _parser():
     )
     flag.add_argument(
         "--precision",
-        choices=["float32", "bfloat16", "float16"],
+        choices=list(PRECISIONS),
         default="float32",
         help="network compute precision (default float32)",
     )
     flag.add_argument(
         "--tiling",
-        choices=["auto", "maximask"],
+        choices=list(MAXIMASK_TILINGS),
         default="auto",
         help="tile geometry: few large tiles (auto, the default) or upstream "
         "MaxiMask's 400-px tiles every 200 px (maximask, four times slower)",
@@ -977,8 +600,6 @@ def _parser():
     common(track)
     track.set_defaults(func=_cmd_track)
 
-    from astromask.inpainting import INPAINT_METHODS
-    from astromask.zoo import cosmic_ray_models
 
     detectors = [*cosmic_ray_models(), "maximask"]
     cosmicray = sub.add_parser(
@@ -1003,7 +624,7 @@ def _parser():
     cosmicray.add_argument(
         "--inpaint",
         default="deepcr/ACS-WFC-F606W-2-32",
-        choices=[*INPAINT_METHODS, "none"],
+        choices=[*inpaint_methods(), "none"],
         help="how hits are replaced (default deepcr/ACS-WFC-F606W-2-32; none: flag only)",
     )
     cosmicray.add_argument("--dilate", type=int, default=0, help="grow the mask by N pixels")
@@ -1020,7 +641,7 @@ def _parser():
     cosmicray.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     cosmicray.add_argument(
         "--precision",
-        choices=["float32", "bfloat16", "float16"],
+        choices=list(PRECISIONS),
         default="float32",
         help="detection network's compute precision (default float32)",
     )

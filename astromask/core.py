@@ -13,12 +13,18 @@ from astropy.io import fits
 from astropy.nddata import CCDData
 
 from astromask import classes as class_table
-from astromask import inference, inpainting, preprocess
+from astromask import inference, inpainting, preprocess, zoo
 from astromask._validate import as_float32, as_image, as_mask, per_class_values
+from astromask._version import __version__
+from astromask.cosmicrays import cosmic_ray_probabilities
+from astromask.presets import MODELS, cosmic_ray_models
+from astromask.priors import apply_priors, bayes_update, prior_factor
+from astromask.tiling import AutoTiling, resolve_tiling
 
 __all__ = [
     "DEFAULT_UNIT",
     "TRACK_KEY",
+    "copy_ccddata",
     "flag",
     "inpaint",
     "probabilities",
@@ -160,16 +166,16 @@ def probabilities(
         ``"cosmic-conn/HST_ACS_WFC"``: the cosmic-ray probability, computed
         as deepCR 0.3.1 or cosmic-conn 0.6.1 does (bad pixels are first
         filled with the median of their neighbours; see
-        `astromask.inference.cosmic_conn_probabilities` for how the
+        `astromask.cosmicrays.cosmic_conn_probabilities` for how the
         Cosmic-CoNN tiling differs from upstream's).  The DECam networks
-        ``"decam-attention/..."`` (`astromask.zoo.cosmic_ray_models`), or
+        ``"decam-attention/..."`` (`astromask.presets.cosmic_ray_models`), or
         the path of a ``.keras`` model written by `astromask.train`.
     priors : None, "default", dict or sequence of 14 floats, optional
         MaxiMask only.  Observing priors for the prior correction of
         Paillassa et al. (2020, sect. 5).  `None` (default) returns the
         network's raw output; ``"default"`` uses upstream's default priors; a
         dict such as ``{"CR": 0.01}`` changes some classes from the defaults.
-    tiling : str, `~astromask.inference.Tiling`, `~astromask.inference.AutoTiling` or tuple
+    tiling : str, `~astromask.tiling.Tiling`, `~astromask.tiling.AutoTiling` or tuple
         Tile geometry.  For MaxiMask, ``"auto"`` (the default) cuts the
         frame into the fewest tiles of at most 1152 pixels, computing each
         pixel about once, and ``"maximask"`` reproduces upstream's 400-pixel
@@ -209,9 +215,7 @@ def probabilities(
     ((128, 128), dtype('float32'))
     """
     array, mask = _unpack(data, "data")
-    from astromask.zoo import DEEPCR_MODELS, cosmic_ray_models, is_trained_model
-
-    if is_trained_model(model) or model in cosmic_ray_models():
+    if zoo.is_trained_model(model) or model in cosmic_ray_models():
         if priors is not None:
             msg = (
                 "priors: only the MaxiMask classes take priors; leave priors=None for "
@@ -219,7 +223,7 @@ def probabilities(
             )
             raise ValueError(msg)
         results = [
-            inference.cosmic_ray_probabilities(
+            cosmic_ray_probabilities(
                 as_float32(plane),
                 plane_mask,
                 model=model,
@@ -233,8 +237,8 @@ def probabilities(
         ]
         return results[0] if array.ndim == 2 else np.stack(results)
     if model != "maximask":
-        inpainting = model in DEEPCR_MODELS  # the deepCR models that are not mask models
-        kind = "an inpainting network (see astromask.inpaint), not" if inpainting else "not"
+        inpainter = model in MODELS and MODELS[model].task == "inpaint"
+        kind = "an inpainting network (see astromask.inpaint), not" if inpainter else "not"
         msg = (
             f"model: {model!r} is {kind} a model of probabilities; use 'maximask' or one "
             "of the cosmic-ray networks " + ", ".join(cosmic_ray_models())
@@ -252,7 +256,7 @@ def probabilities(
         precision=precision,
     )
     if prior_values is not None:
-        result = inference.apply_priors(result, prior_values)
+        result = apply_priors(result, prior_values)
     return result
 
 
@@ -345,8 +349,18 @@ def inpaint(
     return result
 
 
-def _copy_ccddata(ccd):
-    """``ccd.copy()``, with its own ``flags`` (`CCDData.copy` shares them with the original)."""
+def copy_ccddata(ccd):
+    """``ccd.copy()``, with its own ``flags`` (`CCDData.copy` shares them with the original).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from astropy.nddata import CCDData
+    >>> from astromask.core import copy_ccddata
+    >>> ccd = CCDData(np.zeros((2, 2)), unit="adu", flags=np.zeros((2, 2), np.uint16))
+    >>> copy_ccddata(ccd).flags is ccd.flags
+    False
+    """
     result = ccd.copy()
     if result.flags is not None:
         result.flags = np.array(result.flags, copy=True)
@@ -360,7 +374,7 @@ def _as_ccddata(data, name="ccd"):
     data without a unit get `DEFAULT_UNIT`.
     """
     if isinstance(data, CCDData):
-        result = _copy_ccddata(data)
+        result = copy_ccddata(data)
         _unpack(result, name)  # refuse complex, bool, empty... data early
         return result
     array, mask = _unpack(data, name)
@@ -413,12 +427,10 @@ def provenance_cards(
         The image's ``(ny, nx)``: ``AMTILE`` then gives the tiles that
         ``tiling="auto"`` chose for it (rows x columns/margin).
     """
-    from astromask import __version__, zoo
-
     prior_values = resolve_priors(priors)
     threshold_values = resolve_thresholds(thresholds)
-    tile = inference.resolve_tiling(tiling)
-    if isinstance(tile, inference.AutoTiling):
+    tile = resolve_tiling(tiling)
+    if isinstance(tile, AutoTiling):
         if shape is None:
             geometry = f"auto<={tile.max_size}/{tile.margin}"
         else:
@@ -547,7 +559,7 @@ def flag(
         if not all_classes:
             probs = probs[index]
         if tile_priors is not None:
-            probs = inference.apply_priors(probs, tile_priors, index=index)
+            probs = apply_priors(probs, tile_priors, index=index)
         above = inference.threshold(probs, tile_thresholds)
         if all_classes:
             # Class k is bit k: pack each pixel's 14 answers into two bytes
@@ -660,8 +672,8 @@ def _tracking_score(data, name, *, prior, batch_size, device):
         device=device,
     )
     if prior is not None:
-        factor = np.float32((1 - prior) / prior)
-        scores = scores / (scores + factor * (1 - scores))
+        # MaxiTrack was trained with balanced classes: a training prior of 1/2.
+        scores = bayes_update(scores, np.float32(prior_factor(0.5, prior)))
     return float(np.mean(scores))
 
 
@@ -694,8 +706,6 @@ def track(ccd, *, prior=0.05, device=None):
     >>> 0 <= tracked.meta["AMTRACK"] <= 1, "AMTRACK" in ccd.meta  # doctest: +REMOTE_DATA
     (True, False)
     """
-    from astromask import __version__
-
     score = _tracking_score(ccd, "ccd", prior=prior, batch_size=None, device=device)
     result = _as_ccddata(ccd, "ccd")
     meta = result.meta

@@ -25,13 +25,33 @@ import warnings
 
 import numpy as np
 
-__all__ = ["INPAINT_METHODS", "inpaint_array", "masked_median", "output_dtype"]
+from astromask.inference import predict_unet
+from astromask.presets import inpainting_models, model_spec
+from astromask.tiling import pad_to_multiple
+
+__all__ = ["INPAINT_METHODS", "inpaint_array", "inpaint_methods", "masked_median", "output_dtype"]
 
 _CLASSICAL = ("medmask", "gaussian")
 
 
-INPAINT_METHODS = (*_CLASSICAL, "deepcr/ACS-WFC-F606W-2-32", "deepcr/ACS-WFC-F606W-3-32")
-"""tuple of str: every inpainting method."""
+def inpaint_methods():
+    """Return every inpainting method: the classical ones, then the networks of the model table.
+
+    Examples
+    --------
+    >>> from astromask.inpainting import inpaint_methods
+    >>> inpaint_methods()
+    ('medmask', 'gaussian', 'deepcr/ACS-WFC-F606W-2-32', 'deepcr/ACS-WFC-F606W-3-32')
+    """
+    return (*_CLASSICAL, *inpainting_models())
+
+
+def __getattr__(name):
+    # INPAINT_METHODS (tuple of str: every inpainting method) follows the model table.
+    if name == "INPAINT_METHODS":
+        return inpaint_methods()
+    msg = f"module {__name__!r} has no attribute {name!r}"
+    raise AttributeError(msg)
 
 
 def _global_median(image, good):
@@ -114,17 +134,14 @@ def _gaussian(image, fill, good, sigma, max_rounds=50):
 
 
 def _deepcr(image, fill, good, method, *, tiling, batch_size, device, progress):
-    from astromask import inference
-    from astromask.zoo import DEEPCR_MODELS
-
-    spec = DEEPCR_MODELS[method]
+    spec = model_spec(method)
     with np.errstate(over="ignore"):
         scaled = image.astype(np.float32) / np.float32(spec.scale)
     missing = ~good | ~np.isfinite(scaled)  # values beyond float32 included
     # deepCR feeds the network the image times (1 - mask), and the mask.
     channels = np.stack([np.where(missing, np.float32(0), scaled), missing.astype(np.float32)])
-    padded, pad = inference.pad_to_multiple(channels, 4)
-    out = inference.predict_unet(
+    padded, pad = pad_to_multiple(channels, 4)
+    out = predict_unet(
         padded, model=method, tiling=tiling, batch_size=batch_size, device=device, progress=progress
     )
     out = out[pad[0] :, pad[1] :]
@@ -197,8 +214,8 @@ def inpaint_array(
     >>> bool(np.allclose(smooth[10, 10:12], 100.0))
     True
     """
-    if method not in INPAINT_METHODS:
-        choices = ", ".join(INPAINT_METHODS)
+    if method not in inpaint_methods():
+        choices = ", ".join(inpaint_methods())
         msg = f"method: unknown inpainting method {method!r}; choose among {choices}"
         raise ValueError(msg)
     result = np.array(image, dtype=output_dtype(image.dtype))

@@ -30,7 +30,6 @@ or a `numpy.random.Generator`), return new arrays and never modify their
 inputs.  None of them imports Keras.
 """
 
-import math
 import warnings
 
 import numpy as np
@@ -39,7 +38,7 @@ from astropy.nddata import CCDData, NDData
 from astropy.stats import sigma_clipped_stats
 from scipy import ndimage
 
-from astromask._validate import as_float32, as_image
+from astromask._validate import as_float32, as_image, finite_number, integer_at_least
 from astromask.classes import CLASS_NAMES
 
 __all__ = [
@@ -186,31 +185,6 @@ def _image(image, name="image"):
     return as_float32(array).astype(np.float64)
 
 
-def _number(value, name, *, minimum=None, strict=False):
-    """Check a finite real scalar (optionally > or >= ``minimum``)."""
-    try:
-        number = float(value)
-    except (TypeError, ValueError) as err:
-        raise ValueError(f"{name} must be a number; got {value!r}") from err
-    if not math.isfinite(number):
-        raise ValueError(f"{name} must be finite; got {value!r}")
-    if minimum is not None:
-        if strict and not number > minimum:
-            raise ValueError(f"{name} must be greater than {minimum:g}; got {value!r}")
-        if not strict and number < minimum:
-            raise ValueError(f"{name} must be at least {minimum:g} (not negative); got {value!r}")
-    return number
-
-
-def _integer(value, name, *, minimum=0):
-    """Check an integer scalar at least ``minimum``."""
-    if isinstance(value, bool) or not isinstance(value, int | np.integer):
-        raise ValueError(f"{name} must be an integer; got {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be at least {minimum}; got {value!r}")
-    return int(value)
-
-
 def _sky(data, name="image", *, mask=None):
     """Sigma-clipped (3 sigma) median and standard deviation of the finite pixels."""
     invalid = ~np.isfinite(data)
@@ -325,7 +299,7 @@ def cosmic_rays_from_dark(dark, *, nsigma=3.0, bad=None, max_pixels=None):
 def _dark_hits(dark, *, nsigma=3.0, bad=None, max_pixels=None):
     """`cosmic_rays_from_dark`, also returning each hit's bounding box (slices)."""
     data = _image(dark, "dark")
-    nsigma = _number(nsigma, "nsigma", minimum=0, strict=True)
+    nsigma = finite_number(nsigma, "nsigma", minimum=0, strict=True)
     valid = np.isfinite(data)
     if bad is not None:
         bad = np.asarray(bad)
@@ -334,7 +308,7 @@ def _dark_hits(dark, *, nsigma=3.0, bad=None, max_pixels=None):
             raise ValueError(msg)
         valid &= ~bad.astype(bool)
     if max_pixels is not None:
-        max_pixels = _integer(max_pixels, "max_pixels", minimum=1)
+        max_pixels = integer_at_least(max_pixels, "max_pixels", minimum=1)
     median, std = _sky(data, "dark", mask=~valid)
     background_subtracted = np.where(valid, data - median, 0.0)
     detected = valid & (background_subtracted > nsigma * std)
@@ -435,11 +409,11 @@ def _frame_hits(
         raise ImportError(msg) from err
 
     data = _image(image)
-    sigclip = _number(sigclip, "sigclip", minimum=0, strict=True)
-    min_pixels = _integer(min_pixels, "min_pixels", minimum=1)
-    max_pixels = _integer(max_pixels, "max_pixels", minimum=min_pixels)
-    star_distance = _number(star_distance, "star_distance", minimum=0)
-    min_peak = _number(min_peak, "min_peak")
+    sigclip = finite_number(sigclip, "sigclip", minimum=0, strict=True)
+    min_pixels = integer_at_least(min_pixels, "min_pixels", minimum=1)
+    max_pixels = integer_at_least(max_pixels, "max_pixels", minimum=min_pixels)
+    star_distance = finite_number(star_distance, "star_distance", minimum=0)
+    min_peak = finite_number(min_peak, "min_peak")
     finite = np.isfinite(data)
     if not finite.any():
         raise ValueError("image has no finite pixel; pass an image with data")
@@ -549,12 +523,12 @@ def inject_cosmic_rays(
     if density is not None and number is not None:
         raise ValueError("give density or number, not both")
     if number is not None:
-        count = _integer(number, "number", minimum=0)
+        count = integer_at_least(number, "number", minimum=0)
     else:
         density = _DEFAULT_DENSITY if density is None else density
-        density = _number(density, "density", minimum=0)
+        density = finite_number(density, "density", minimum=0)
         count = int(round(density * data.size))
-    scale = _number(scale, "scale", minimum=0)
+    scale = finite_number(scale, "scale", minimum=0)
     rng = np.random.default_rng(seed)
     ny, nx = data.shape
     usable = []
@@ -619,7 +593,7 @@ def maximask_cr_scale(image, *, k_c=0.125):
     1.0
     """
     data = _image(image)
-    k_c = _number(k_c, "k_c", minimum=0, strict=True)
+    k_c = finite_number(k_c, "k_c", minimum=0, strict=True)
     _, std = _sky(data)
     return k_c * std
 
@@ -904,7 +878,7 @@ def contaminate(
         )
         raise ValueError(msg)
     if saturation is not None:
-        saturation = _number(saturation, "saturation")
+        saturation = finite_number(saturation, "saturation")
         if saturation <= median:
             msg = (
                 f"saturation ({saturation:g}) must be above the image's sky median "

@@ -33,6 +33,11 @@ import numpy as np
 from scipy import ndimage
 
 from astromask import zoo
+from astromask.cosmicrays import subtract_tile_median
+from astromask.inference import device_scope
+from astromask.io.paths import parse_hdu_suffix
+from astromask.presets import CosmicConnModel, DeepCRModel, model_spec
+from astromask.convert.batchnorm import fold_batchnorm_arrays
 
 __all__ = [
     "TileDataset",
@@ -131,7 +136,7 @@ def class_balance_weights(truth, positive_fraction, *, ignore=None, smooth=True)
     background right next to a hit, decisive for the classification, is not
     drowned.  A network trained this way outputs probabilities for a
     cosmic-ray prior of one half;
-    `astromask.inference.balanced_probability` maps them back.
+    `astromask.priors.balanced_probability` maps them back.
 
     Parameters
     ----------
@@ -177,9 +182,9 @@ def class_balance_weights(truth, positive_fraction, *, ignore=None, smooth=True)
 def network_input(tiles, spec):
     """Prepare a stack of tiles the way a network expects its input.
 
-    deepCR-type networks (`astromask.zoo.DeepCRModel`): divided by the
+    deepCR-type networks (`astromask.presets.DeepCRModel`): divided by the
     model's scale and, for standardised models, standardised per tile.
-    Cosmic-CoNN-type networks (`astromask.zoo.CosmicConnModel`): each
+    Cosmic-CoNN-type networks (`astromask.presets.CosmicConnModel`): each
     tile's median subtracted when the network's sky convention is ``"tile
     median"``, otherwise as they are.
 
@@ -187,7 +192,7 @@ def network_input(tiles, spec):
     ----------
     tiles : `numpy.ndarray`
         ``(batch, h, w)`` images in the model's unit.
-    spec : `astromask.zoo.DeepCRModel` or `astromask.zoo.CosmicConnModel`
+    spec : `astromask.presets.DeepCRModel` or `astromask.presets.CosmicConnModel`
 
     Returns
     -------
@@ -197,21 +202,19 @@ def network_input(tiles, spec):
     Examples
     --------
     >>> import numpy as np
-    >>> from astromask import zoo
+    >>> from astromask.presets import model_spec
     >>> from astromask.training import network_input
     >>> tiles = np.full((2, 8, 8), 300.0)
-    >>> spec = zoo.DEEPCR_MODELS["deepcr/ACS-WFC-F606W-2-4"]  # divides by 100
+    >>> spec = model_spec("deepcr/ACS-WFC-F606W-2-4")  # divides by 100
     >>> x = network_input(tiles, spec)
     >>> x.shape, x.dtype, float(x[0, 0, 0, 0])
     ((2, 8, 8, 1), dtype('float32'), 3.0)
-    >>> spec = zoo.COSMIC_CONN_MODELS["cosmic-conn/ground_imaging"]  # tile median removed
+    >>> spec = model_spec("cosmic-conn/ground_imaging")  # tile median removed
     >>> float(network_input(tiles, spec).max())
     0.0
     """
-    from astromask import inference
-
     x = np.asarray(tiles, dtype=np.float32)[..., None]
-    if isinstance(spec, zoo.DeepCRModel):
+    if isinstance(spec, DeepCRModel):
         x = x / np.float32(spec.scale)
         if spec.standardize:
             mean = x.mean(axis=(1, 2, 3), keepdims=True)
@@ -219,7 +222,7 @@ def network_input(tiles, spec):
             x = (x - mean) / np.where(std > 0, std, 1)
         return x.astype(np.float32)
     if spec.sky == "tile median":
-        return inference.subtract_tile_median(x)
+        return subtract_tile_median(x)
     return x
 
 
@@ -229,12 +232,7 @@ def _parse_source(source, name):
         path, hdu = source
         return Path(path), hdu
     if isinstance(source, (str, Path)):
-        text = str(source)
-        match = re.fullmatch(r"(.+)\[(\w+)\]", text)
-        if match and not Path(text).exists():
-            hdu = match.group(2)
-            return Path(match.group(1)), int(hdu) if hdu.isdigit() else hdu
-        return Path(text), None
+        return parse_hdu_suffix(source)  # FILE[N] or FILE[EXTNAME], as on the command line
     array = np.asarray(source)
     if array.ndim != 2:
         msg = f"{name}: expected 2-D arrays or FITS paths, got an array of shape {array.shape}"
@@ -312,7 +310,7 @@ class TileDataset(keras.utils.PyDataset):
         arrays, FITS paths (the first 2-D image HDU, or ``"file.fits[N]"``
         or ``(path, N)`` for another), in the unit of ``spec`` after
         ``factor``.  FITS files are memory-mapped, never loaded whole.
-    spec : `astromask.zoo.DeepCRModel` or `astromask.zoo.CosmicConnModel`
+    spec : `astromask.presets.DeepCRModel` or `astromask.presets.CosmicConnModel`
         The network's input convention (`astromask.zoo.cosmic_ray_spec`).
     hits : list of (values, footprint), optional
         Cosmic-ray hits to inject, from
@@ -363,7 +361,7 @@ class TileDataset(keras.utils.PyDataset):
     >>> from astromask.training import TileDataset
     >>> frame = np.random.default_rng(0).normal(100, 10, (64, 64)).astype(np.float32)
     >>> hits = [(np.full((1, 2), 800, np.float32), np.ones((1, 2), bool))]
-    >>> spec = zoo.CosmicConnModel("group", "electron", "tiny example", hidden=16)
+    >>> spec = CosmicConnModel("group", "electron", "tiny example", hidden=16)
     >>> data = TileDataset(
     ...     [frame], spec, hits=hits, tile=32, batch_size=2, steps=3, density=1 / 200
     ... )
@@ -399,7 +397,7 @@ class TileDataset(keras.utils.PyDataset):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        if not isinstance(spec, (zoo.DeepCRModel, zoo.CosmicConnModel)):
+        if not isinstance(spec, (DeepCRModel, CosmicConnModel)):
             msg = f"spec: expected a DeepCRModel or CosmicConnModel, got {type(spec).__name__}"
             raise TypeError(msg)
         if isinstance(frames, (str, Path, np.ndarray)):
@@ -634,7 +632,7 @@ def fold_batchnorm(trained, inference):
     >>> import numpy as np
     >>> from astromask import zoo
     >>> from astromask.training import fold_batchnorm
-    >>> spec = zoo.DeepCRModel("mask", 2, 4, 1.0, False, "electron", "tiny example")
+    >>> spec = DeepCRModel("mask", 2, 4, 1.0, False, "electron", "tiny example")
     >>> fmt = zoo.data_format(keras.backend.backend())
     >>> trained = zoo.build_network(spec, (16, 16), data_format=fmt, training=True)
     >>> inference = zoo.build_network(spec, (16, 16), data_format=fmt)
@@ -660,9 +658,10 @@ def fold_batchnorm(trained, inference):
         if bn_name is not None:
             bn = trained.get_layer(bn_name)
             gamma, beta, mean, var = (np.asarray(w) for w in bn.get_weights())
-            scale = gamma / np.sqrt(var + bn.epsilon)
             kernel, bias = weights
-            weights = [kernel * scale, (bias - mean) * scale + beta]
+            weights = list(
+                fold_batchnorm_arrays(kernel, bias, gamma, beta, mean, var, bn.epsilon, out_axis=-1)
+            )
         layer.set_weights(weights)
 
 
@@ -673,12 +672,12 @@ def _copy_weights(source, target):
 
 
 def _uses_batchnorm(spec):
-    return isinstance(spec, zoo.DeepCRModel) or spec.norm == "batch"
+    return isinstance(spec, DeepCRModel) or spec.norm == "batch"
 
 
 def _resolve_start(start):
     """``(spec, base name or None, pretrained weights source or None)``."""
-    if isinstance(start, (zoo.DeepCRModel, zoo.CosmicConnModel)):
+    if isinstance(start, (DeepCRModel, CosmicConnModel)):
         if start.kind != "mask":
             msg = "start: only cosmic-ray mask networks can be trained here"
             raise ValueError(msg)
@@ -739,8 +738,8 @@ def train(
     validation : `TileDataset`, optional
         Held-out tiles (``fixed=True``), for the loss schedule and the
         per-epoch TPR at fixed FPR.
-    start : str, path-like, `astromask.zoo.DeepCRModel` or `astromask.zoo.CosmicConnModel`
-        A pretrained network (a name of `astromask.zoo.cosmic_ray_models`,
+    start : str, path-like, `astromask.presets.DeepCRModel` or `astromask.presets.CosmicConnModel`
+        A pretrained network (a name of `astromask.presets.cosmic_ray_models`,
         e.g. ``"decam-attention/Att_deepCR"``), a ``.keras`` file written
         by `train`, or a spec, for random initial weights.
     output : str or path-like
@@ -786,7 +785,7 @@ def train(
     >>> rng = np.random.default_rng(0)
     >>> frames = [rng.normal(100, 10, (128, 128)).astype(np.float32) for _ in range(2)]
     >>> hits = [(np.full((1, 2), 800, np.float32), np.ones((1, 2), bool))]
-    >>> spec = zoo.CosmicConnModel("group", "electron", "tiny example", hidden=16)
+    >>> spec = CosmicConnModel("group", "electron", "tiny example", hidden=16)
     >>> data = TileDataset(frames, spec, hits=hits, tile=64, batch_size=2, steps=2)
     >>> import tempfile
     >>> with tempfile.TemporaryDirectory() as folder:
@@ -886,9 +885,8 @@ def train(
         )
         return float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
 
-    from astromask.inference import _device_scope
 
-    with _device_scope(device):
+    with device_scope(device):
         if bn_epochs:
             phase1 = zoo.build_network(spec, tile, data_format=fmt, training=True, name="trained")
             learning_rate = fit(phase1, 0, bn_epochs)

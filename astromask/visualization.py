@@ -39,10 +39,8 @@ def _flag_array(flags, name="flags"):
     if flags.ndim != 2:
         msg = f"{name}: expected a 2-D flag map, got {flags.ndim} dimensions; plot one plane"
         raise ValueError(msg)
-    if flags.dtype.kind not in "iub":
-        msg = f"{name}: expected an integer bit-coded map, got dtype {flags.dtype}"
-        raise TypeError(msg)
-    return flags.astype(np.int64)
+    # The rule of astromask.decode_flags: whole-valued float maps are accepted.
+    return class_table.integer_flags(flags, name).astype(np.int64)
 
 
 def _selected(classes):

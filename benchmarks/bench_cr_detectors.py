@@ -65,7 +65,7 @@ def detectors(names=None):
     """``{name: (function(electrons, gain) -> score map or bool mask, default threshold)}``."""
     import astromask
     from astromask.classes import CLASSES
-    from astromask.zoo import cosmic_ray_models
+    from astromask.presets import cosmic_ray_models
 
     found = {}
     for model, spec in cosmic_ray_models().items():

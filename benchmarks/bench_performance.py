@@ -61,9 +61,10 @@ import json, resource, sys, time
 from astropy.nddata import CCDData
 import astromask
 from astromask import inference, zoo
+from astromask import tiling as tilings
 ccd = CCDData.read(sys.argv[1], unit="adu")
 tiling = sys.argv[3]
-rows, columns = inference.resolve_tiling(tiling).for_shape(*ccd.shape)
+rows, columns = tilings.resolve_tiling(tiling).for_shape(*ccd.shape)
 zoo.get_model("maximask", (rows.size, columns.size))  # the model load
 start = time.perf_counter()
 out = astromask.flag(ccd, tiling=tiling, progress=False)
@@ -99,10 +100,11 @@ import json, resource, sys, time
 import numpy as np
 import astromask
 from astromask import inference, zoo
+from astromask import tiling as tilings
 from astromask.simulate import simulated_frame
 size, precision = int(sys.argv[1]), sys.argv[2]
 base, _ = simulated_frame((1024, 1024), seed=1)
-rows, columns = inference.resolve_tiling(None).for_shape(size, size)
+rows, columns = tilings.resolve_tiling(None).for_shape(size, size)
 net = zoo.get_model("maximask", (rows.size, columns.size), precision=precision)
 net.predict_on_batch(np.zeros((1, rows.size, columns.size, 1), np.float32))  # warm up
 reps = -(-size // 1024)
@@ -127,9 +129,10 @@ import json, resource, sys, time
 import numpy as np
 import astromask
 from astromask import inference, zoo
+from astromask import tiling as tilings
 from astromask.simulate import simulated_frame
 ccd, _ = simulated_frame((int(sys.argv[1]), int(sys.argv[1])), seed=1)
-rows, columns = inference.resolve_tiling(None).for_shape(*ccd.shape)
+rows, columns = tilings.resolve_tiling(None).for_shape(*ccd.shape)
 results, reference, probe = {}, {}, {}
 for precision in ("float32", "bfloat16", "float16"):
     try:

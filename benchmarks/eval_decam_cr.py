@@ -27,7 +27,7 @@ from ccdproc import cosmicray_lacosmic
 from scipy import ndimage
 
 from astromask import cosmicray_deepcr, cosmicray_maximask
-from astromask.zoo import cosmic_ray_models
+from astromask.presets import cosmic_ray_models
 
 REALDATA = Path(__file__).resolve().parents[2] / "shared" / "realdata"
 

@@ -11,7 +11,7 @@ frames of ``../shared/realdata`` and a simulated 2048x2048 frame:
   itself, over the pixels they share.  The normalised image is shifted, so
   the background map does not move and the figure is the network's and the
   tiling's alone (the whole pipeline moves more);
-* **auto**: the candidate geometries (`astromask.inference.AutoTiling`
+* **auto**: the candidate geometries (`astromask.tiling.AutoTiling`
   with each ``--margins``) against upstream's geometry on the same frame;
 * **untiled**: the candidates against the whole frame in one tile, where
   memory allows (``--untiled-max``), i.e. what the margin alone costs.
@@ -33,7 +33,8 @@ import time
 
 import numpy as np
 
-from astromask import core, inference
+from astromask import core, inference, priors
+from astromask import tiling as tilings
 from astromask.classes import CLASS_NAMES, CLASSES
 from astromask.preprocess import normalize
 from astromask.simulate import simulated_frame
@@ -72,7 +73,7 @@ def flags_of(probs):
     """Thresholded, prior-corrected classes as flag does by default: (14, ny, nx) bool."""
     priors = core.resolve_priors("default")
     thresholds = core.resolve_thresholds("default")
-    return inference.threshold(inference.apply_priors(probs, priors), thresholds)
+    return inference.threshold(priors.apply_priors(probs, priors), thresholds)
 
 
 def compare(a, b):
@@ -142,11 +143,11 @@ def main(argv=None):
         whole = None
         if max(image.shape) <= args.untiled_max:
             side = max(image.shape)
-            one = inference.AutoTiling(max(-(-side // 32) * 32, 448), 0, min_size=400)
+            one = tilings.AutoTiling(max(-(-side // 32) * 32, 448), 0, min_size=400)
             whole = inference.predict_image(image, tiling=one, progress=False)
             tally("untiled vs maximask").add(name, compare(whole, reference))
         for m in margins:
-            tiling = inference.AutoTiling(args.max_size, m)
+            tiling = tilings.AutoTiling(args.max_size, m)
             auto = inference.predict_image(image, tiling=tiling, progress=False)
             tally(f"auto {args.max_size}/{m} vs maximask").add(name, compare(auto, reference))
             if whole is not None:

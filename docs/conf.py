@@ -112,6 +112,23 @@ class ClassTable(SphinxDirective):
         return container.children
 
 
+class ModelTable(SphinxDirective):
+    """``.. astromask-model-table:: [TASK]`` : the model table of astromask.presets."""
+
+    has_content = False
+    optional_arguments = 1
+
+    def run(self):
+        from astromask.presets import model_table_rst
+
+        text = model_table_rst(self.arguments[0] if self.arguments else None)
+        container = nodes.container()
+        lines = StringList(text.splitlines(), source="astromask.presets")
+        self.state.nested_parse(lines, 0, container)
+        return container.children
+
+
 def setup(app):
     app.add_role("swatch", _swatch_role)
     app.add_directive("astromask-class-table", ClassTable)
+    app.add_directive("astromask-model-table", ModelTable)

@@ -38,6 +38,7 @@ from astropy.io import fits
 from astropy.table import Table
 
 from astromask import cli
+from astromask.io.paths import is_fits_name
 from tests.conftest import run_cli, sha256_file
 
 pytestmark = pytest.mark.remote_data  # the networks' weights
@@ -369,7 +370,7 @@ def _assert_outputs_complete(out):
     """Every file under a final output name opens whole; the names of the others."""
     others = []
     for path in out.iterdir():
-        if cli._FITS_NAME.search(path.name):
+        if is_fits_name(path.name):
             assert _hdus(path) == FLAG_GOOD["good0.fits"], path
         else:
             others.append(path.name)

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 import astromask
-from astromask import inference
+from astromask import cosmicrays, inference
+from astromask import tiling as tilings
 from astromask.convert.cosmic_conn import convert_weights
 from astromask.weights.torch_pickle import read_torch_state_dict
 from tests.conftest import COSMIC_CONN_MODELS, assert_probabilities_match
@@ -51,16 +52,16 @@ def test_state_dicts_share_one_norm_per_double_convolution():
 def test_tile_median_is_torch_lower_median():
     tiles = np.array([[1.0, 2.0, 10.0, 20.0]], dtype=np.float32).reshape(1, 2, 2, 1)
     # torch.median of an even count is the lower middle value (2), not 6.
-    np.testing.assert_array_equal(inference.subtract_tile_median(tiles).ravel(), [-1, 0, 8, 18])
+    np.testing.assert_array_equal(cosmicrays.subtract_tile_median(tiles).ravel(), [-1, 0, 8, 18])
 
 
 @pytest.mark.parametrize("length,size,margin", [(200, 96, 32), (1523, 1024, 64), (96, 96, 0)])
 def test_blend_weights_sum_to_one_and_skip_tile_edges(length, size, margin):
-    tiling = inference.Tiling(size, margin)
+    tiling = tilings.Tiling(size, margin)
     total = np.zeros(length)
     for start in tiling.starts(length):
         span = min(size, length)
-        w = inference.blend_weights(start, span, length, margin, 24 if margin else 0)
+        w = tilings.blend_weights(start, span, length, margin, 24 if margin else 0)
         if start > 0:
             assert (w[:24] == 0).all()  # never the pixels that saw the padding
         if start + span < length:

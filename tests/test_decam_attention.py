@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import astromask
-from astromask import data, zoo
+from astromask import data, presets, zoo
 from astromask.convert.cosmic_conn import convert_weights, has_attention, is_batchnorm
 from astromask.weights.torch_pickle import read_torch_state_dict
 from tests.conftest import ATTENTION_MODELS, assert_probabilities_match
@@ -31,7 +31,7 @@ def test_probabilities_match_torch(attention_reference, name, frame):
 def test_registry_entries_describe_the_files(name):
     """Gates, norm and prefix of each entry agree with what its file holds."""
     model = f"decam-attention/{name}"
-    spec = zoo.COSMIC_CONN_MODELS[model]
+    spec = presets.model_spec(model)
     tensors = read_torch_state_dict(data.fetch(data.model_files(model)[0]))
     assert spec.unit == "adu" and spec.sky == "kept" and spec.prefix == "module."
     assert has_attention(tensors, spec.prefix) == spec.attention == name.startswith("Att_")

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import astromask
-from astromask import inference
+from astromask import inference, tiling
 from astromask.inpainting import inpaint_array
 from tests.conftest import DEEPCR_INPAINTS, DEEPCR_MASKS
 
@@ -56,7 +56,7 @@ def test_tiles_do_not_change_the_result():
     image = ccd.data.astype(np.float32)
     for model in ("deepcr/ACS-WFC-F606W-2-4", "deepcr/ACS-WFC-F606W-3-32"):
         channels = image[None] if "2-4" in model else np.stack([image, np.zeros_like(image)])
-        padded, _ = inference.pad_to_multiple(channels / 100, 4)
+        padded, _ = tiling.pad_to_multiple(channels / 100, 4)
         whole = inference.predict_unet(padded, model=model, tiling=(512, 32))
         tiled = inference.predict_unet(padded, model=model, tiling=(96, 32), batch_size=3)
         assert padded.shape[1] > 96 and padded.shape[2] > 96

@@ -235,19 +235,19 @@ def test_the_model_is_loaded_once_per_worker(client, inputs, tmp_path):
                 type(self).stores += 1
                 super().__setitem__(key, value)
 
-        zoo._models = Counting()
+        zoo.networks._models = Counting()
 
     def model_loads():
         import keras
 
         from astromask import zoo
 
-        return zoo._models.stores, [repr(k) for k in zoo._models], keras.backend.backend()
+        return zoo.networks._models.stores, [repr(k) for k in zoo.networks._models], keras.backend.backend()
 
     def restore():
         from astromask import zoo
 
-        zoo._models = dict(zoo._models)
+        zoo.networks._models = dict(zoo.networks._models)
 
     client.run(count_model_loads)
     try:

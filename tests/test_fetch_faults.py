@@ -28,7 +28,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from astromask import data, zoo
+from astromask import _atomic, data, zoo
+from astromask.zoo import converted
 
 CONTENT = hashlib.sha256(b"seed").digest() * 8192  # 256 KiB: several download chunks
 ENTRY = data.WeightFile(
@@ -147,7 +148,7 @@ def _assert_nothing_trusted(folder, entry=ENTRY):
 
 def _assert_cached(folder, entry=ENTRY):
     path = folder / entry.key
-    assert data._sha256(path) == entry.sha256
+    assert _atomic.sha256(path) == entry.sha256
     assert _leftovers(folder, entry) == {path.name}
 
 
@@ -266,14 +267,14 @@ def _assert_full_disk_error(info, cache):
 
 
 def test_full_disk_while_downloading(monkeypatch, cache, server):
-    create = data._create_part
+    create = _atomic.create_part
 
-    def create_on_a_full_disk(folder, name):
-        out, part = create(folder, name)
+    def create_on_a_full_disk(folder, name, suffix=""):
+        out, part = create(folder, name, suffix)
         return _FullDisk(out, 100_000), part
 
     with monkeypatch.context() as patch, pytest.raises(data.WeightsError) as info:
-        patch.setattr(data, "_create_part", create_on_a_full_disk)
+        patch.setattr(_atomic, "create_part", create_on_a_full_disk)
         data.fetch(ENTRY)
     _assert_full_disk_error(info, cache)
     assert server.count(ENTRY) == 1  # a local fault: not retried
@@ -373,7 +374,7 @@ def test_a_valid_cached_file_is_used_without_the_lock(monkeypatch, cache, server
     def no_lock(path):  # what a read-only folder does to the lock
         raise PermissionError(errno.EACCES, "Permission denied", str(path))
 
-    monkeypatch.setattr(data, "_locked", no_lock)
+    monkeypatch.setattr(data, "locked", no_lock)
     assert data.fetch(ENTRY) == path
     assert server.count(ENTRY) == 1
 
@@ -398,28 +399,28 @@ def _fetch_in_threads(n):
 @pytest.mark.parametrize("lock", ["flock", "lock file"])
 def test_threads_fetching_at_once_download_once(monkeypatch, cache, server, lock):
     if lock == "lock file":  # the Windows fallback
-        monkeypatch.setattr(data, "fcntl", None)
+        monkeypatch.setattr(_atomic, "fcntl", None)
     server.reset("dribble", delay_s=0.01)
     results = _fetch_in_threads(6)
     assert results == [cache / ENTRY.key] * 6
     assert server.count(ENTRY) == 1
     _assert_cached(cache)
     if lock == "lock file":
-        assert not data._lock_path(cache / ENTRY.key).exists()  # released
+        assert not _atomic.lock_path(cache / ENTRY.key).exists()  # released
 
 
 def test_lock_file_fallback_waits_for_its_holder_and_breaks_stale_locks(monkeypatch, tmp_path):
-    monkeypatch.setattr(data, "fcntl", None)
+    monkeypatch.setattr(_atomic, "fcntl", None)
     lock = tmp_path / ".w.bin.lock"
     lock.write_text("4242\n")
-    os.utime(lock, (time.time() - 2 * data._STALE_LOCK_S,) * 2)  # a crashed holder's
-    with data._locked(lock):
+    os.utime(lock, (time.time() - 2 * _atomic.STALE_LOCK_S,) * 2)  # a crashed holder's
+    with _atomic.locked(lock):
         assert lock.read_text() == f"{os.getpid()}\n"
     assert not lock.exists()
     held, released = threading.Event(), threading.Event()
 
     def hold():
-        with data._locked(lock):
+        with _atomic.locked(lock):
             held.set()
             released.wait(5)
 
@@ -428,7 +429,7 @@ def test_lock_file_fallback_waits_for_its_holder_and_breaks_stale_locks(monkeypa
     held.wait(5)
     threading.Timer(0.3, released.set).start()
     start = time.monotonic()
-    with data._locked(lock):
+    with _atomic.locked(lock):
         waited = time.monotonic() - start
     holder.join()
     assert waited >= 0.25
@@ -444,7 +445,8 @@ spec = importlib.util.find_spec("astromask")
 package = types.ModuleType("astromask")
 package.__path__ = list(spec.submodule_search_locations)
 sys.modules["astromask"] = package
-from astromask import data, zoo
+from astromask import _atomic, data, zoo
+from astromask.zoo import converted
 
 import numpy as np
 
@@ -463,10 +465,10 @@ for line in sys.stdin:
     try:
         if job["kind"] == "fetch":
             path = data.fetch(data.WeightFile(*job["entry"]))
-            result = {"ok": True, "sha256": data._sha256(path)}
+            result = {"ok": True, "sha256": _atomic.sha256(path)}
         else:
             convert_once = functools.partial(convert, job["counter"])
-            weights = zoo._cached_conversion(Path(job["cache"]), convert_once)
+            weights = converted._cached_conversion(Path(job["cache"]), convert_once)
             result = {"ok": True, "sum": float(sum(v.sum() for v in weights.values()))}
     except Exception as err:
         result = {"ok": False, "error": repr(err)}
@@ -542,7 +544,7 @@ def test_processes_converting_on_a_cold_cache(tmp_path, workers):
         assert len(list(counter.iterdir())) == 1
         names = {p.name for p in folder.iterdir()}
         assert names == {"conversions", cache.name, f"{cache.name}.sha256", f".{cache.name}.lock"}
-        assert (folder / f"{cache.name}.sha256").read_text().strip() == data._sha256(cache)
+        assert (folder / f"{cache.name}.sha256").read_text().strip() == _atomic.sha256(cache)
 
 
 def test_a_killed_download_is_never_trusted(tmp_path, server):
@@ -593,14 +595,14 @@ def _assert_weights(weights):
 def test_converted_cache_is_reused_and_a_damaged_one_is_rebuilt(tmp_path):
     cache, calls = tmp_path / "m.npz", []
     convert = _counting_convert(calls)
-    _assert_weights(zoo._cached_conversion(cache, convert))
-    _assert_weights(zoo._cached_conversion(cache, convert))
+    _assert_weights(converted._cached_conversion(cache, convert))
+    _assert_weights(converted._cached_conversion(cache, convert))
     assert len(calls) == 1
     cache.write_bytes(cache.read_bytes()[:100])  # truncated: its sidecar no longer matches
-    _assert_weights(zoo._cached_conversion(cache, convert))
+    _assert_weights(converted._cached_conversion(cache, convert))
     assert len(calls) == 2
     cache.with_suffix(".npz.sha256").unlink()  # no sidecar: not trusted
-    _assert_weights(zoo._cached_conversion(cache, convert))
+    _assert_weights(converted._cached_conversion(cache, convert))
     assert len(calls) == 3
     assert {p.name for p in tmp_path.iterdir()} == {"m.npz", "m.npz.sha256", ".m.npz.lock"}
 
@@ -608,21 +610,21 @@ def test_converted_cache_is_reused_and_a_damaged_one_is_rebuilt(tmp_path):
 @pytest.mark.parametrize("where", ["npz", "sidecar"])
 def test_converted_cache_on_a_full_disk(monkeypatch, tmp_path, caplog, where):
     cache, calls = tmp_path / "m.npz", []
-    create = data._create_part
+    create = _atomic.create_part
 
-    def create_on_a_full_disk(folder, name):
-        out, part = create(folder, name)
+    def create_on_a_full_disk(folder, name, suffix=""):
+        out, part = create(folder, name, suffix)
         full = name.endswith(".npz") if where == "npz" else name.endswith(".sha256")
         return (_FullDisk(out, 50) if full else out), part
 
-    monkeypatch.setattr(data, "_create_part", create_on_a_full_disk)
+    monkeypatch.setattr(_atomic, "create_part", create_on_a_full_disk)
     with caplog.at_level(logging.WARNING, logger="astromask.zoo"):
-        _assert_weights(zoo._cached_conversion(cache, _counting_convert(calls)))
+        _assert_weights(converted._cached_conversion(cache, _counting_convert(calls)))
     assert "could not cache converted weights" in caplog.text and str(cache) in caplog.text
     assert {p.name for p in tmp_path.iterdir()} == {".m.npz.lock"}  # nothing to trust
     monkeypatch.undo()
-    _assert_weights(zoo._cached_conversion(cache, _counting_convert(calls)))
-    _assert_weights(zoo._cached_conversion(cache, _counting_convert(calls)))
+    _assert_weights(converted._cached_conversion(cache, _counting_convert(calls)))
+    _assert_weights(converted._cached_conversion(cache, _counting_convert(calls)))
     assert len(calls) == 2
 
 
@@ -630,11 +632,11 @@ def test_converted_cache_in_a_read_only_folder_converts_in_memory(monkeypatch, t
     def denied(*args):
         raise PermissionError(errno.EACCES, "Permission denied", str(tmp_path))
 
-    monkeypatch.setattr(data, "_locked", denied)  # what a read-only folder does
-    monkeypatch.setattr(data, "_create_part", denied)
+    monkeypatch.setattr(converted, "locked", denied)  # what a read-only folder does
+    monkeypatch.setattr(_atomic, "create_part", denied)
     cache, calls = tmp_path / "m.npz", []
     with caplog.at_level(logging.WARNING, logger="astromask.zoo"):
-        _assert_weights(zoo._cached_conversion(cache, _counting_convert(calls)))
+        _assert_weights(converted._cached_conversion(cache, _counting_convert(calls)))
     assert "not caching converted weights" in caplog.text
     assert list(tmp_path.iterdir()) == []
 
@@ -643,20 +645,20 @@ def test_converted_cache_in_a_chmod_read_only_folder(tmp_path, monkeypatch):
     cache, calls = tmp_path / "ro" / "m.npz", []
     cache.parent.mkdir()
     with _read_only(cache.parent, monkeypatch):
-        _assert_weights(zoo._cached_conversion(cache, _counting_convert(calls)))
+        _assert_weights(converted._cached_conversion(cache, _counting_convert(calls)))
     assert list(cache.parent.iterdir()) == []
 
 
 def test_converted_weights_use_the_cache_helper(monkeypatch, tmp_path):
     """``converted_weights`` caches beside the model's files, through `_cached_conversion`."""
     monkeypatch.setattr(data, "fetch", lambda entry, progress=False: tmp_path / "f.pth")
-    monkeypatch.setattr(zoo, "_convert", lambda model, paths: dict(WEIGHTS))
-    seen, cached = [], zoo._cached_conversion
+    monkeypatch.setattr(converted, "convert", lambda model, paths: dict(WEIGHTS))
+    seen, cached = [], converted._cached_conversion
 
     def spy(cache, convert):
         seen.append(cache)
         return cached(cache, convert)
 
-    monkeypatch.setattr(zoo, "_cached_conversion", spy)
+    monkeypatch.setattr(converted, "_cached_conversion", spy)
     _assert_weights(zoo.converted_weights("deepcr/ACS-WFC"))
     assert seen[0].parent == tmp_path and seen[0].suffix == ".npz"

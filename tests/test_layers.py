@@ -5,7 +5,8 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
-from astromask.models.layers import GroupNorm, MaxPoolWithMask, MaxUnpool  # noqa: E402
+from astromask.convert.batchnorm import fold_batchnorm_arrays  # noqa: E402
+from astromask.models.layers import GroupNorm, MaxPoolWithMask, MaxUnpool, unet  # noqa: E402
 
 
 def _reference_pool(x):
@@ -86,3 +87,70 @@ def test_group_norm_matches_float64_reference(data_format):
     assert (clone.groups, clone.epsilon, clone.data_format) == (2, 1e-5, data_format)
     with pytest.raises(ValueError, match="do not split"):
         GroupNorm(3).build((1, 8, 8, 8))
+
+
+@pytest.mark.parametrize("data_format", ["channels_last", "channels_first"])
+def test_unet_skeleton_names_shapes_and_gate(data_format):
+    """The shared deepCR/Cosmic-CoNN skeleton: layer names, order, channels, gate."""
+    axis = 1 if data_format == "channels_first" else -1
+    calls = []
+
+    def block(x, filters, name):
+        return keras.layers.Conv2D(
+            filters, 3, padding="same", data_format=data_format, name=f"{name}_conv"
+        )(x)
+
+    def gate(x, skip, name):
+        calls.append((name, int(x.shape[axis]), int(skip.shape[axis])))
+        return keras.layers.Add(name=f"{name}_gate")([skip, x])
+
+    net = unet(
+        keras.Input((16, 16, 2), name="image"),
+        depth=3,
+        filters=4,
+        double_conv=block,
+        up_name=lambda level: f"up{9 - level}",
+        skip_gate=gate,
+        activation=None,
+        data_format=data_format,
+        name="tiny",
+    )
+    names = [layer.name for layer in net.layers]
+    body = [
+        "inc_conv", "down1_pool", "down1_conv", "down2_pool", "down2_conv",
+        "up7_up", "up7_gate", "up7_concat", "up7_conv",
+        "up8_up", "up8_gate", "up8_concat", "up8_conv", "outc",
+    ]  # fmt: skip
+    if data_format == "channels_first":
+        body = ["to_channels_first", *body, "to_channels_last"]
+    assert names == ["image", *body]
+    assert calls == [("up7", 8, 8), ("up8", 4, 4)]
+    assert net.name == "tiny"
+    assert (net.input_shape, net.output_shape) == ((None, 16, 16, 2), (None, 16, 16, 1))
+    assert net.get_layer("up7_conv").kernel.shape == (3, 3, 16, 8)
+    assert net.get_layer("outc").activation is keras.activations.linear
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_fold_batchnorm_arrays(dtype):
+    """conv then inference batch norm == folded conv, in both kernel layouts, same dtype."""
+    rng = np.random.default_rng(3)
+    kernel = rng.normal(size=(3, 3, 2, 5)).astype(dtype)  # Keras (kh, kw, in, out)
+    bias, beta, mean = (rng.normal(size=5).astype(dtype) for _ in range(3))
+    gamma, var = (rng.uniform(0.5, 2, 5).astype(dtype) for _ in range(2))
+    k, b = fold_batchnorm_arrays(kernel, bias, gamma, beta, mean, var, 1e-5, out_axis=-1)
+    assert (k.dtype, b.dtype, k.shape) == (dtype, dtype, kernel.shape)
+    scale = gamma / np.sqrt(var + 1e-5)
+    np.testing.assert_array_equal(k, kernel * scale)
+    np.testing.assert_array_equal(b, (bias - mean) * scale + beta)
+    # torch's (out, in, kh, kw) layout gives the same bits, transposed.
+    kt, bt = fold_batchnorm_arrays(
+        kernel.transpose(3, 2, 0, 1), bias, gamma, beta, mean, var, 1e-5, out_axis=0
+    )
+    np.testing.assert_array_equal(kt.transpose(2, 3, 1, 0), k)
+    np.testing.assert_array_equal(bt, b)
+    # Applied to a patch: conv + BN equals the folded conv.
+    patch = rng.normal(size=(3, 3, 2))
+    conv = np.tensordot(patch, kernel.astype(np.float64), 3) + bias
+    bn = gamma * (conv - mean) / np.sqrt(var + 1e-5) + beta
+    np.testing.assert_allclose(np.tensordot(patch, k, 3) + b, bn, rtol=1e-5, atol=1e-5)

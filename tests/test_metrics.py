@@ -17,7 +17,9 @@ from sklearn import metrics as skm
 import astromask
 from astromask import classes as class_table
 from astromask import inference, metrics
+from astromask.priors import apply_priors
 from astromask.core import resolve_priors, resolve_thresholds
+from astromask.metrics._checks import _dilated
 
 # ---------------------------------------------------------------------------
 # Fixtures and naive references
@@ -198,11 +200,11 @@ def test_dilation_is_scipy_maximum_filter(shape, dilate):
     scores, _ = random_case(14, shape=shape, levels=1000)
     size = (1,) * (len(shape) - 2) + (2 * dilate + 1,) * 2
     expected = ndimage.maximum_filter(scores, size=size, mode="nearest")
-    got = metrics._dilated(scores, False, dilate, None)
+    got = _dilated(scores, False, dilate, None)
     np.testing.assert_array_equal(got, expected)
     mask = scores > 0.8
     expected = ndimage.maximum_filter(mask, size=size, mode="constant", cval=False)
-    np.testing.assert_array_equal(metrics._dilated(mask, True, dilate, None), expected)
+    np.testing.assert_array_equal(_dilated(mask, True, dilate, None), expected)
 
 
 def test_dilation_happens_before_exclusion():
@@ -782,7 +784,7 @@ def test_em_recovers_a_known_prior_shift(name, prior):
     # Without EM, the mean raw posterior stays far from it (pulled to training).
     assert abs(p.mean() / drawn - 1) > 0.1
     # Fixed point: apply_priors with the estimate gives a mean equal to it.
-    corrected = inference.apply_priors(p[None], np.array([estimate]), index=[k])
+    corrected = apply_priors(p[None], np.array([estimate]), index=[k])
     assert corrected.mean(dtype=np.float64) == pytest.approx(estimate, rel=1e-5)
     # Usable by flag / probabilities
     assert resolve_priors({name: estimate})[k] == np.float32(estimate)

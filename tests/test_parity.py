@@ -16,7 +16,7 @@ import pytest
 from astropy.io import fits
 
 import astromask
-from astromask import classes, inference
+from astromask import classes, inference, priors
 
 from .conftest import REAL_FRAMES, synthetic_frame, synthetic_tiles
 
@@ -60,7 +60,7 @@ def _compare_frame(name, data, reference):
     close = (diff <= 1e-3).reshape(14, -1).mean(axis=1)
 
     thresholded = inference.threshold(
-        inference.apply_priors(ours, classes.default_priors()),
+        priors.apply_priors(ours, classes.default_priors()),
         classes.default_thresholds(),
     )
     same = (thresholded == reference["thresholded"].astype(bool)).reshape(14, -1).mean(axis=1)

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from astromask import inference
-from astromask.inference import AutoTiling, Tiling
+from astromask import inference, tiling
+from astromask.tiling import AutoTiling, Tiling
 
 LENGTHS = [1, 31, 399, 400, 401, 1000, 1024, 1025, 1153, 1523, 2048, 2049, 4096, 6000, 8192]
 
@@ -44,8 +44,8 @@ def test_auto_tiles_cover_each_axis_with_the_fewest_tiles(geometry, length):
 def test_auto_tiles_of_a_2048_frame_and_of_a_decam_ccd():
     rows, columns = AutoTiling().for_shape(2048, 2048)
     assert rows == columns == Tiling(1056, 32)  # 2 x 2 tiles, 1.06 times the area
-    assert inference.resolve_tiling(None) == AutoTiling(1152, 32)
-    rows, columns = inference.resolve_tiling("auto").for_shape(4096, 2048)
+    assert tiling.resolve_tiling(None) == AutoTiling(1152, 32)
+    rows, columns = tiling.resolve_tiling("auto").for_shape(4096, 2048)
     assert (rows.size, columns.size) == (1088, 1056)
     assert (len(rows.starts(4096)), len(columns.starts(2048))) == (4, 2)
 
@@ -99,7 +99,7 @@ def test_auto_tiles_go_in_equal_batches(monkeypatch, tiling, batches):
     ("count", "largest", "expected"), [(9, 2, 1), (4, 1, 1), (12, 8, 6), (13, 8, 8), (3, 8, 3)]
 )
 def test_even_batch_size(count, largest, expected):
-    size = inference._even_batch_size(count, largest)
+    size = tiling.even_batch_size(count, largest)
     assert size == expected
     assert size <= largest and (count % size == 0 or size == largest)
 

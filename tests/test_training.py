@@ -11,12 +11,12 @@ import pytest
 from astropy.io import fits
 
 import astromask
-from astromask import inference, metrics, training, zoo
+from astromask import inference, metrics, presets, priors, training, zoo
 from astromask.simulate import simulated_frame
 
 # A small network that learns in seconds: Cosmic-CoNN's UNet, 16 channels,
 # group norm, each tile's median subtracted.
-TINY = zoo.CosmicConnModel("group", "electron", "tiny test network", hidden=16)
+TINY = presets.CosmicConnModel("group", "electron", "tiny test network", hidden=16)
 
 
 def _frames(seeds, shape=(256, 256)):
@@ -74,8 +74,8 @@ def test_balanced_probability_is_bayes_with_the_new_prior():
     p = np.array([0.1, 0.5, 0.9], np.float32)
     f = 0.02
     expected = p * f / (p * f + (1 - p) * (1 - f))
-    assert np.allclose(inference.balanced_probability(p, f), expected)
-    assert np.all(np.diff(inference.balanced_probability(p, f)) > 0)  # ranking kept
+    assert np.allclose(priors.balanced_probability(p, f), expected)
+    assert np.all(np.diff(priors.balanced_probability(p, f)) > 0)  # ranking kept
 
 
 def test_augment_sky_adds_a_multiple_of_the_median_and_keeps_the_input():
@@ -101,14 +101,14 @@ def test_random_orientation_moves_arrays_alike():
 
 def test_network_input_follows_the_spec():
     tiles = np.random.default_rng(0).normal(500, 5, (2, 8, 8)).astype(np.float32)
-    x = training.network_input(tiles, zoo.COSMIC_CONN_MODELS["cosmic-conn/ground_imaging"])
+    x = training.network_input(tiles, presets.model_spec("cosmic-conn/ground_imaging"))
     assert x.shape == (2, 8, 8, 1)
     assert abs(np.median(x[0])) < 1  # the tile's median subtracted
-    kept = training.network_input(tiles, zoo.COSMIC_CONN_MODELS["decam-attention/Att_deepCR"])
+    kept = training.network_input(tiles, presets.model_spec("decam-attention/Att_deepCR"))
     assert np.array_equal(kept[..., 0], tiles)
-    std = training.network_input(tiles, zoo.DEEPCR_MODELS["deepcr/WFC3-UVIS"])
+    std = training.network_input(tiles, presets.model_spec("deepcr/WFC3-UVIS"))
     assert np.allclose(std.mean(axis=(1, 2, 3)), 0, atol=1e-4)
-    scaled = training.network_input(tiles, zoo.DEEPCR_MODELS["deepcr/ACS-WFC-F606W-2-4"])
+    scaled = training.network_input(tiles, presets.model_spec("deepcr/ACS-WFC-F606W-2-4"))
     assert np.allclose(scaled[..., 0], tiles / 100)
 
 
@@ -146,7 +146,7 @@ def test_injected_pixels_are_the_truth_and_ignored_pixels_weigh_nothing():
     frame[:, :10] = np.nan  # unusable: weight 0, value replaced
     ignore = np.zeros(frame.shape, bool)
     ignore[50:60, 50:60] = True
-    spec = zoo.COSMIC_CONN_MODELS["decam-attention/Att_deepCR"]  # sky kept: x is the data
+    spec = presets.model_spec("decam-attention/Att_deepCR")  # sky kept: x is the data
     data = training.TileDataset(
         [frame],
         spec,
@@ -214,8 +214,8 @@ def test_dataset_errors_say_what_to_do(tmp_path):
 @pytest.mark.parametrize(
     "spec",
     [
-        zoo.DeepCRModel("mask", 2, 8, 1.0, False, "electron", "tiny deepCR"),
-        zoo.CosmicConnModel("batch", "adu", "tiny gated", sky="kept", attention=True, hidden=8),
+        presets.DeepCRModel("mask", 2, 8, 1.0, False, "electron", "tiny deepCR"),
+        presets.CosmicConnModel("batch", "adu", "tiny gated", sky="kept", attention=True, hidden=8),
     ],
     ids=["deepcr", "gated-cosmic-conn"],
 )
@@ -323,7 +323,7 @@ def test_trained_model_works_wherever_model_is_accepted(tiny_run):
     raw = zoo.get_model(str(output.resolve()), frame.shape).predict(
         training.network_input(frame[None], spec), verbose=0
     )[0, ..., 0]
-    assert np.allclose(p, inference.balanced_probability(raw, spec.balanced_prior), atol=1e-5)
+    assert np.allclose(p, priors.balanced_probability(raw, spec.balanced_prior), atol=1e-5)
     ccd, _ = simulated_frame((256, 256), seed=4)
     clean = astromask.cosmicray_deepcr(
         ccd, model=output, gain=1.5, readnoise=5, inpaint="medmask", progress=False
@@ -333,7 +333,7 @@ def test_trained_model_works_wherever_model_is_accepted(tiny_run):
 
 
 def test_two_phase_batchnorm_training_from_scratch(tmp_path):
-    spec = zoo.DeepCRModel("mask", 2, 8, 1.0, False, "electron", "tiny deepCR")
+    spec = presets.DeepCRModel("mask", 2, 8, 1.0, False, "electron", "tiny deepCR")
     frames, truths = _frames([5])
     data = training.TileDataset(frames, spec, truth=truths, tile=32, batch_size=4, steps=3)
     output = tmp_path / "bn.keras"

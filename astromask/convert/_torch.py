@@ -8,6 +8,8 @@ to float32.
 
 import numpy as np
 
+from astromask.convert.batchnorm import fold_batchnorm_arrays
+
 BN_EPS = 1e-5  # torch.nn.BatchNorm2d's default; deepCR and Cosmic-CoNN keep it
 
 
@@ -45,8 +47,7 @@ def fold_batchnorm(weight, bias, tensors, prefix):
     beta = get_tensor(tensors, f"{prefix}.bias")
     mean = get_tensor(tensors, f"{prefix}.running_mean")
     var = get_tensor(tensors, f"{prefix}.running_var")
-    scale = gamma / np.sqrt(var + BN_EPS)
-    return weight * scale[:, None, None, None], (bias - mean) * scale + beta
+    return fold_batchnorm_arrays(weight, bias, gamma, beta, mean, var, BN_EPS, out_axis=0)
 
 
 def keras_conv(weight, bias):

@@ -31,12 +31,12 @@ connection is multiplied by.
 
 Group normalisation makes each pixel's output depend on statistics of the
 whole input tile, so results depend (weakly) on the tile geometry; see
-`astromask.inference.cosmic_conn_probabilities`.
+`astromask.cosmicrays.cosmic_conn_probabilities`.
 """
 
 import keras
 
-from astromask.models.layers import GroupNorm
+from astromask.models.layers import GroupNorm, unet
 
 __all__ = ["build_cosmic_conn"]
 
@@ -164,29 +164,20 @@ def build_cosmic_conn(
         msg = f"groups: {hidden // 2} channels do not split into {groups} groups"
         raise ValueError(msg)
     fmt = data_format or keras.config.image_data_format()
-    channel_axis = 1 if fmt == "channels_first" else -1
     inputs = keras.Input(shape=(height, width, 1), name="image")
-    x = inputs
-    if fmt == "channels_first":
-        x = keras.layers.Permute((3, 1, 2), name="to_channels_first")(x)
 
-    skips = [_double_conv(x, hidden, "inc", fmt, norm, groups, affine)]
-    x = skips[0]
-    for level in (1, 2):
-        x = keras.layers.MaxPooling2D(2, data_format=fmt, name=f"down{level}_pool")(x)
-        x = _double_conv(x, hidden * 2**level, f"down{level}", fmt, norm, groups, affine)
-        skips.append(x)
-    for level in (2, 1):
-        filters = hidden * 2 ** (level - 1)
-        x = keras.layers.Conv2DTranspose(
-            filters, 2, strides=2, data_format=fmt, name=f"up{level}_up"
-        )(x)
-        skip = skips[level - 1]
-        if attention:
-            skip = _attention_gate(x, skip, f"up{level}_att", fmt, norm, groups, affine)
-        x = keras.layers.Concatenate(axis=channel_axis, name=f"up{level}_concat")([skip, x])
-        x = _double_conv(x, filters, f"up{level}", fmt, norm, groups, affine)
-    outputs = keras.layers.Conv2D(1, 1, activation="sigmoid", data_format=fmt, name="outc")(x)
-    if fmt == "channels_first":
-        outputs = keras.layers.Permute((2, 3, 1), name="to_channels_last")(outputs)
-    return keras.Model(inputs, outputs, name=name)
+    def double_conv(x, filters, block):
+        return _double_conv(x, filters, block, fmt, norm, groups, affine)
+
+    def attention_gate(x, skip, block):
+        return _attention_gate(x, skip, f"{block}_att", fmt, norm, groups, affine)
+
+    return unet(
+        inputs,
+        depth=3,
+        filters=hidden,
+        double_conv=double_conv,
+        skip_gate=attention_gate if attention else None,
+        data_format=fmt,
+        name=name,
+    )

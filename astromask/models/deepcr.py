@@ -19,6 +19,8 @@ the convolution weights and the Keras network is the plain UNet below.
 
 import keras
 
+from astromask.models.layers import unet
+
 __all__ = ["build_deepcr"]
 
 
@@ -107,32 +109,19 @@ def build_deepcr(
         msg = f"tile_shape: {tile_shape} is not a multiple of {step}"
         raise ValueError(msg)
     fmt = data_format or keras.config.image_data_format()
-    channel_axis = 1 if fmt == "channels_first" else -1
     inputs = keras.Input(shape=(height, width, in_channels), name="image")
-    x = inputs
-    if fmt == "channels_first":
-        x = keras.layers.Permute((3, 1, 2), name="to_channels_first")(x)
 
-    skips = [_double_conv(x, hidden, "inc", fmt, batchnorm)]
-    x = skips[0]
-    for level in range(1, depth):
-        x = keras.layers.MaxPooling2D(2, data_format=fmt, name=f"down{level}_pool")(x)
-        x = _double_conv(x, hidden * 2**level, f"down{level}", fmt, batchnorm)
-        skips.append(x)
-    # Upstream names the decoder blocks up8 (last) and up7 (the one before).
-    for level in range(depth - 1, 0, -1):
-        block = f"up{9 - level}"
-        filters = hidden * 2 ** (level - 1)
-        x = keras.layers.Conv2DTranspose(
-            filters, 2, strides=2, data_format=fmt, name=f"{block}_up"
-        )(x)
-        x = keras.layers.Concatenate(axis=channel_axis, name=f"{block}_concat")(
-            [skips[level - 1], x]
-        )
-        x = _double_conv(x, filters, block, fmt, batchnorm)
-    outputs = keras.layers.Conv2D(
-        1, 1, activation="sigmoid" if sigmoid else None, data_format=fmt, name="outc"
-    )(x)
-    if fmt == "channels_first":
-        outputs = keras.layers.Permute((2, 3, 1), name="to_channels_last")(outputs)
-    return keras.Model(inputs, outputs, name=name)
+    def double_conv(x, filters, block):
+        return _double_conv(x, filters, block, fmt, batchnorm)
+
+    return unet(
+        inputs,
+        depth=depth,
+        filters=hidden,
+        double_conv=double_conv,
+        # Upstream names the decoder blocks up8 (last) and up7 (the one before).
+        up_name=lambda level: f"up{9 - level}",
+        activation="sigmoid" if sigmoid else None,
+        data_format=fmt,
+        name=name,
+    )

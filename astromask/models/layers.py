@@ -7,7 +7,7 @@ PyTorch backends alike.
 import keras
 from keras import ops
 
-__all__ = ["GroupNorm", "MaxPoolWithMask", "MaxUnpool"]
+__all__ = ["GroupNorm", "MaxPoolWithMask", "MaxUnpool", "unet"]
 
 
 class _ImageLayer(keras.layers.Layer):
@@ -282,3 +282,99 @@ class GroupNorm(_ImageLayer):
             "epsilon": self.epsilon,
             "affine": self.affine,
         }
+
+
+def unet(
+    inputs,
+    *,
+    depth,
+    filters,
+    double_conv,
+    up_name=lambda level: f"up{level}",
+    skip_gate=None,
+    activation="sigmoid",
+    data_format,
+    name,
+):
+    """The UNet skeleton of the deepCR and Cosmic-CoNN networks.
+
+    ``inc``: a double convolution; ``down{level}`` (level 1 to ``depth -
+    1``): 2x2 max pooling (``down{level}_pool``), then a double convolution
+    with ``filters * 2 ** level`` channels; from the lowest level up, a
+    decoder block (named by ``up_name``): a 2x2 stride-2 transposed
+    convolution (``{block}_up``) to half the channels, concatenated
+    (``{block}_concat``) *after* the encoder map of the same level, then a
+    double convolution; ``outc``: a 1x1 convolution to one channel.  The
+    layers are created and called in this order.
+
+    Parameters
+    ----------
+    inputs : `keras.KerasTensor`
+        The channels-last ``keras.Input``.
+    depth : int
+        Number of resolution levels.
+    filters : int
+        Channels of the first level (doubled at each lower level).
+    double_conv : callable
+        ``double_conv(x, filters, block)``: the block of convolutions named
+        ``block`` (the family-specific part: normalisations, activations).
+    up_name : callable, optional
+        ``up_name(level)``: the name of the decoder block joining ``level``
+        (default ``f"up{level}"``).
+    skip_gate : callable, optional
+        ``skip_gate(x, skip, block)``: what to concatenate instead of the
+        skip connection ``skip``, given the upsampled map ``x`` (an
+        attention gate); `None` concatenates ``skip`` as it is.
+    activation : str or None, optional
+        Activation of ``outc``.
+    data_format : {"channels_last", "channels_first"}
+        Internal layout; channels-first adds ``to_channels_first`` and
+        ``to_channels_last`` permutations, so the model's input and output
+        are channels-last either way.
+    name : str
+        Model name.
+
+    Returns
+    -------
+    model : `keras.Model`
+        From ``inputs`` to ``(batch, height, width, 1)``.
+
+    Examples
+    --------
+    >>> import keras
+    >>> from astromask.models.layers import unet
+    >>> def block(x, filters, name):
+    ...     return keras.layers.Conv2D(filters, 3, padding="same", name=f"{name}_conv")(x)
+    >>> net = unet(keras.Input((8, 8, 1)), depth=2, filters=4, double_conv=block,
+    ...            data_format="channels_last", name="tiny")
+    >>> [layer.name for layer in net.layers[1:]]  # doctest: +NORMALIZE_WHITESPACE
+    ['inc_conv', 'down1_pool', 'down1_conv', 'up1_up', 'up1_concat', 'up1_conv', 'outc']
+    """
+    channel_axis = 1 if data_format == "channels_first" else -1
+    x = inputs
+    if data_format == "channels_first":
+        x = keras.layers.Permute((3, 1, 2), name="to_channels_first")(x)
+
+    skips = [double_conv(x, filters, "inc")]
+    x = skips[0]
+    for level in range(1, depth):
+        x = keras.layers.MaxPooling2D(2, data_format=data_format, name=f"down{level}_pool")(x)
+        x = double_conv(x, filters * 2**level, f"down{level}")
+        skips.append(x)
+    for level in range(depth - 1, 0, -1):
+        block = up_name(level)
+        channels = filters * 2 ** (level - 1)
+        x = keras.layers.Conv2DTranspose(
+            channels, 2, strides=2, data_format=data_format, name=f"{block}_up"
+        )(x)
+        skip = skips[level - 1]
+        if skip_gate is not None:
+            skip = skip_gate(x, skip, block)
+        x = keras.layers.Concatenate(axis=channel_axis, name=f"{block}_concat")([skip, x])
+        x = double_conv(x, channels, block)
+    outputs = keras.layers.Conv2D(
+        1, 1, activation=activation, data_format=data_format, name="outc"
+    )(x)
+    if data_format == "channels_first":
+        outputs = keras.layers.Permute((2, 3, 1), name="to_channels_last")(outputs)
+    return keras.Model(inputs, outputs, name=name)

@@ -15,7 +15,7 @@ import numpy as np
 
 import astromask
 from astromask.classes import CLASS_NAMES, CLASSES
-from astromask.inference import apply_priors
+from astromask.priors import apply_priors
 from astromask.simulate import simulated_frame
 
 ccd, truth = simulated_frame((400, 400), seed=1)

@@ -1,0 +1,49 @@
+"""FITS files in and out, for the command line and the batch runs (astropy only, no Keras).
+
+``paths``
+    What the command line's PATHs name: files, folders, ``.list`` files,
+    ``FILE[N]`` and ``FILE[EXTNAME]`` (`expand_paths`, `parse_hdu_suffix`),
+    the output name of each input (`output_path`), and `Failure`, the error
+    of a file that cannot be processed.
+``reading``
+    Opening an input read-only, with one clear `Failure` for each way a
+    file can be broken, and the image HDUs to process.
+``writing``
+    Output files that appear whole or not at all (`write_atomically`), and
+    `rewrite_file`: an input's HDU structure with its image HDUs processed.
+
+Each module imports only those above it in this list.
+"""
+
+from astromask.io.paths import (
+    FITS_SUFFIXES,
+    Failure,
+    expand_paths,
+    output_path,
+    parse_hdu_suffix,
+)
+from astromask.io.reading import (
+    READ_ERRORS,
+    check_input,
+    image_hdus,
+    nothing_to_do,
+    read_input,
+    resolve_hdu,
+)
+from astromask.io.writing import rewrite_file, write_atomically
+
+__all__ = [
+    "FITS_SUFFIXES",
+    "READ_ERRORS",
+    "Failure",
+    "check_input",
+    "expand_paths",
+    "image_hdus",
+    "nothing_to_do",
+    "output_path",
+    "parse_hdu_suffix",
+    "read_input",
+    "resolve_hdu",
+    "rewrite_file",
+    "write_atomically",
+]
