@@ -14,7 +14,6 @@ if "keras" not in sys.modules:
     choose_backend()
 
 from astromask._version import __version__
-
 from astromask.batch import flag_files
 from astromask.ccdproc_compat import cosmicray_deepcr, cosmicray_maximask
 from astromask.classes import CLASS_NAMES, CLASSES, decode_flags

@@ -19,9 +19,8 @@ from types import SimpleNamespace
 
 from astromask import classes as class_table
 from astromask import core, files, zoo
-from astromask.io import READ_ERRORS, Failure, expand_paths, image_hdus, nothing_to_do
+from astromask.io import READ_ERRORS, Failure, expand_paths, image_hdus, nothing_to_do, read_input
 from astromask.io import output_path as _output_path
-from astromask.io import read_input
 from astromask.tiling import resolve_tiling
 
 __all__ = ["flag_files", "run_jobs"]

@@ -2,15 +2,17 @@
 
 The files are those of the model table (`astromask.presets`), each pinned by
 URL (a repository commit) and sha256.  Files are downloaded on first use
-into a cache folder and verified each time they are opened; a file whose hash does not match is never loaded.
+into a cache folder and verified each time they are opened; a file whose
+hash does not match is never loaded.
 
 Faults and concurrency
 ----------------------
 A download is written to a temporary file beside its final name
 (``.{name}.{random}.astromask-{host}-{pid}.part``, see `astromask._atomic`)
-and moved into place with `os.replace`, an atomic rename, only once its SHA-256 matches.  An interrupted or truncated transfer,
-a wrong file, an HTTP error, a full disk or a killed process therefore never
-leaves a file under the final name; the temporary files that a killed process
+and moved into place with `os.replace`, an atomic rename, only once its
+SHA-256 matches.  An interrupted or truncated transfer, a wrong file, an HTTP
+error, a full disk or a killed process therefore never leaves a file under
+the final name; the temporary files that a killed process
 leaves behind are never read and are deleted by the next download.
 Transient faults (connection errors, timeouts, interrupted transfers, HTTP
 5xx, 408 and 429, a hash mismatch) are retried; every failure raises
@@ -39,7 +41,6 @@ Run ``astromask fetch`` (or `fetch_all`) once on a machine with network access
 to fill the cache ahead of time.
 """
 
-import contextlib
 import os
 import time
 from pathlib import Path
@@ -50,7 +51,6 @@ from astromask._atomic import atomic_file, is_valid, lock_path, locked, remove_p
 from astromask.presets import MODELS, WeightFile, preset
 
 __all__ = [
-    "REGISTRY",
     "WeightFile",
     "WeightsError",
     "cache_dir",

@@ -29,7 +29,7 @@ from astromask.inference import predict_unet
 from astromask.presets import inpainting_models, model_spec
 from astromask.tiling import pad_to_multiple
 
-__all__ = ["INPAINT_METHODS", "inpaint_array", "inpaint_methods", "masked_median", "output_dtype"]
+__all__ = ["inpaint_array", "inpaint_methods", "masked_median", "output_dtype"]
 
 _CLASSICAL = ("medmask", "gaussian")
 

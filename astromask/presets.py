@@ -19,7 +19,7 @@ This module is plain data: it imports nothing from astromask (so
 """
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 __all__ = [
     "FAMILIES",

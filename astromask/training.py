@@ -33,11 +33,11 @@ import numpy as np
 from scipy import ndimage
 
 from astromask import zoo
+from astromask.convert.batchnorm import fold_batchnorm_arrays
 from astromask.cosmicrays import subtract_tile_median
 from astromask.inference import device_scope
 from astromask.io.paths import parse_hdu_suffix
-from astromask.presets import CosmicConnModel, DeepCRModel, model_spec
-from astromask.convert.batchnorm import fold_batchnorm_arrays
+from astromask.presets import CosmicConnModel, DeepCRModel
 
 __all__ = [
     "TileDataset",

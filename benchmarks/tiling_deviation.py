@@ -33,7 +33,7 @@ import time
 
 import numpy as np
 
-from astromask import core, inference, priors
+from astromask import core, inference
 from astromask import tiling as tilings
 from astromask.classes import CLASS_NAMES, CLASSES
 from astromask.preprocess import normalize

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import astromask
-from astromask import data, presets, zoo
+from astromask import data, presets
 from astromask.convert.cosmic_conn import convert_weights, has_attention, is_batchnorm
 from astromask.weights.torch_pickle import read_torch_state_dict
 from tests.conftest import ATTENTION_MODELS, assert_probabilities_match

@@ -242,7 +242,8 @@ def test_the_model_is_loaded_once_per_worker(client, inputs, tmp_path):
 
         from astromask import zoo
 
-        return zoo.networks._models.stores, [repr(k) for k in zoo.networks._models], keras.backend.backend()
+        models = zoo.networks._models
+        return models.stores, [repr(k) for k in models], keras.backend.backend()
 
     def restore():
         from astromask import zoo

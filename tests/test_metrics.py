@@ -17,9 +17,9 @@ from sklearn import metrics as skm
 import astromask
 from astromask import classes as class_table
 from astromask import inference, metrics
-from astromask.priors import apply_priors
 from astromask.core import resolve_priors, resolve_thresholds
 from astromask.metrics._checks import _dilated
+from astromask.priors import apply_priors
 
 # ---------------------------------------------------------------------------
 # Fixtures and naive references

@@ -11,7 +11,7 @@ import pytest
 from astropy.io import fits
 
 import astromask
-from astromask import inference, metrics, presets, priors, training, zoo
+from astromask import metrics, presets, priors, training, zoo
 from astromask.simulate import simulated_frame
 
 # A small network that learns in seconds: Cosmic-CoNN's UNet, 16 channels,

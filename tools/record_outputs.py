@@ -91,10 +91,15 @@ def record(quick=False):
     from astromask import zoo
 
     cr_models = list(zoo.cosmic_ray_models())
-    inpaint_methods = ["medmask", "gaussian", "deepcr/ACS-WFC-F606W-2-32", "deepcr/ACS-WFC-F606W-3-32"]
+    inpaint_methods = [
+        "medmask",
+        "gaussian",
+        "deepcr/ACS-WFC-F606W-2-32",
+        "deepcr/ACS-WFC-F606W-3-32",
+    ]
     out = {}
     cli_inputs = set()
-    for label, ccd, gain, readnoise, path, index in _images():
+    for label, ccd, gain, readnoise, path, _ in _images():
         print(label, ccd.shape, flush=True)
         original = ccd.data.copy()
         flagged = astromask.flag(ccd, progress=False)

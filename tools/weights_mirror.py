@@ -65,15 +65,15 @@ def _candidates(root, rel_path):
 
 
 def _registry():
-    """astromask's registry, loaded from astromask/data.py alone (needs only pooch)."""
+    """astromask's registry, from the model table astromask/presets.py alone (plain data)."""
     import importlib.util
 
-    path = Path(__file__).resolve().parents[1] / "astromask" / "data.py"
-    spec = importlib.util.spec_from_file_location("_astromask_data", path)
+    path = Path(__file__).resolve().parents[1] / "astromask" / "presets.py"
+    spec = importlib.util.spec_from_file_location("_astromask_presets", path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses look their module up
     spec.loader.exec_module(module)
-    return module.REGISTRY
+    return {f.key: f for entry in module.MODELS.values() for f in entry.files}
 
 
 def build(mirror, extra=None, downloads=None):

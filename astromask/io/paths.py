@@ -27,7 +27,7 @@ class Failure(Exception):
 
 
 def is_fits_name(name):
-    """Whether a file name ends like a FITS file (``.fits``, ``.fit``, ``.fts``, ``.fz``, ``.gz``)."""
+    """Whether a file name ends like a FITS file (``.fits``, ``.fit``, ``.fts``, ``.fz``...)."""
     return _FITS_NAME.search(name) is not None
 
 

@@ -7,7 +7,7 @@ builder and converter here.  Keras and the converters are imported only when
 a network is built or converted.
 """
 
-from astromask.presets import CosmicConnModel, DeepCRModel, preset
+from astromask.presets import DeepCRModel, preset
 
 __all__ = ["FAMILIES", "build", "build_network", "convert", "data_format"]
 
