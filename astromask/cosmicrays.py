@@ -26,6 +26,7 @@ __all__ = [
     "cosmic_conn_probabilities",
     "cosmic_ray_probabilities",
     "deepcr_probabilities",
+    "standardize",
     "subtract_tile_median",
 ]
 
@@ -94,12 +95,8 @@ def deepcr_probabilities(
         msg = f"model: {model!r} is not a deepCR mask model; choose among {', '.join(names)}"
         raise ValueError(msg)
     img, good = _fill_bad(image.astype(np.float32) / np.float32(spec.scale), bad)
-    if spec.standardize and good.any():
-        mean = img.mean() if good.all() else img[good].mean()
-        std = img.std() if good.all() else img[good].std()
-        img -= mean
-        if std > 0:
-            img /= std
+    if spec.standardize:
+        img = standardize(img, good)
     padded, pad = pad_to_multiple(img[None], 4)
     out = predict_unet(
         padded,
@@ -111,6 +108,35 @@ def deepcr_probabilities(
         precision=precision,
     )
     return out[pad[0] :, pad[1] :]
+
+
+def standardize(image, good=None):
+    """Subtract the mean of an image and divide by its standard deviation (deepCR's ``WFC3-UVIS``).
+
+    The statistics are those of the ``good`` pixels (all by default); an
+    image without good pixels, or of zero spread, is only shifted or left as
+    it is.  `deepcr_probabilities` applies it to the whole frame, and
+    training (`astromask.training.network_input`) to each tile, which there
+    stands for a frame with its own, augmented, sky.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from astromask.cosmicrays import standardize
+    >>> standardize(np.array([[1.0, 3.0]], np.float32)).tolist()
+    [[-1.0, 1.0]]
+    """
+    img = np.array(image, dtype=np.float32)
+    if good is None:
+        good = np.ones(img.shape, bool)
+    if not good.any():
+        return img
+    mean = img.mean() if good.all() else img[good].mean()
+    std = img.std() if good.all() else img[good].std()
+    img -= mean
+    if std > 0:
+        img /= std
+    return img
 
 
 def _fill_bad(img, bad):

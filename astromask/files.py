@@ -60,26 +60,6 @@ def _flag_hdu(data, classes_index, opts):
         "tiling": opts.tiling,
     }
     names = [class_table.CLASS_NAMES[k] for k in classes_index]
-    if opts.single_mask:
-        out = core.flag(
-            data, classes=names, priors=opts.priors, thresholds=opts.thresholds, **options
-        )
-        return out.flags, core.provenance_cards(
-            classes_index,
-            opts.priors,
-            opts.thresholds,
-            precision=opts.precision,
-            tiling=opts.tiling,
-            shape=np.shape(data),
-        ) + [("AMOUTPUT", "flags", "bit-coded flags, see AMB_* cards")]
-    probs = core.probabilities(data, priors=opts.priors, **options)[classes_index]
-    if opts.probabilities:
-        result, kind = probs.astype(np.float32), "probabilities"
-    else:
-        thresholds = core.resolve_thresholds(opts.thresholds)[classes_index]
-        result, kind = inference.threshold(probs, thresholds).astype(np.uint8), "thresholded"
-    if result.ndim == 4:  # cube: (class, plane, y, x) -> (plane, class, y, x)
-        result = np.moveaxis(result, 0, 1)
     cards = core.provenance_cards(
         classes_index,
         opts.priors,
@@ -88,6 +68,19 @@ def _flag_hdu(data, classes_index, opts):
         tiling=opts.tiling,
         shape=np.shape(data),
     )
+    if opts.single_mask:
+        out = core.flag(
+            data, classes=names, priors=opts.priors, thresholds=opts.thresholds, **options
+        )
+        return out.flags, [*cards, ("AMOUTPUT", "flags", "bit-coded flags, see AMB_* cards")]
+    probs = core.probabilities(data, priors=opts.priors, **options)[classes_index]
+    if opts.probabilities:
+        result, kind = probs.astype(np.float32), "probabilities"
+    else:
+        thresholds = core.resolve_thresholds(opts.thresholds)[classes_index]
+        result, kind = inference.threshold(probs, thresholds).astype(np.uint8), "thresholded"
+    if result.ndim == 4:  # cube: (class, plane, y, x) -> (plane, class, y, x)
+        result = np.moveaxis(result, 0, 1)
     cards.append(("AMOUTPUT", kind, "one plane per class, see AMCLSn"))
     cards.extend((f"AMCLS{i}", name, f"class of plane {i}") for i, name in enumerate(names))
     return result, cards

@@ -34,7 +34,7 @@ from scipy import ndimage
 
 from astromask import zoo
 from astromask.convert.batchnorm import fold_batchnorm_arrays
-from astromask.cosmicrays import subtract_tile_median
+from astromask.cosmicrays import standardize, subtract_tile_median
 from astromask.inference import device_scope
 from astromask.io.paths import parse_hdu_suffix
 from astromask.presets import CosmicConnModel, DeepCRModel
@@ -183,7 +183,9 @@ def network_input(tiles, spec):
     """Prepare a stack of tiles the way a network expects its input.
 
     deepCR-type networks (`astromask.presets.DeepCRModel`): divided by the
-    model's scale and, for standardised models, standardised per tile.
+    model's scale and, for standardised models, standardised per tile
+    (`astromask.cosmicrays.standardize`, the rule of inference, where it
+    applies to the whole frame: a training tile stands for a frame).
     Cosmic-CoNN-type networks (`astromask.presets.CosmicConnModel`): each
     tile's median subtracted when the network's sky convention is ``"tile
     median"``, otherwise as they are.
@@ -216,10 +218,8 @@ def network_input(tiles, spec):
     x = np.asarray(tiles, dtype=np.float32)[..., None]
     if isinstance(spec, DeepCRModel):
         x = x / np.float32(spec.scale)
-        if spec.standardize:
-            mean = x.mean(axis=(1, 2, 3), keepdims=True)
-            std = x.std(axis=(1, 2, 3), keepdims=True)
-            x = (x - mean) / np.where(std > 0, std, 1)
+        if spec.standardize:  # the rule of inference, each tile standing for a frame
+            x = np.stack([standardize(tile) for tile in x])
         return x.astype(np.float32)
     if spec.sky == "tile median":
         return subtract_tile_median(x)

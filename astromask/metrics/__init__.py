@@ -96,12 +96,3 @@ __all__ = [
     "roc_curve",
     "tpr_at_fpr",
 ]
-
-# The doctests of the public names are collected here (their __module__).
-__doctest_requires__ = {("plot_roc", "plot_precision_recall"): ["matplotlib"]}
-
-# Document and pickle the public names as astromask.metrics.<name>, where
-# they have always lived; the submodules are an implementation detail.
-for _name in __all__:
-    globals()[_name].__module__ = __name__
-del _name

@@ -9,6 +9,9 @@ from astromask.metrics._checks import _prepare
 from astromask.metrics.counts import DetectionScores, _counts
 from astromask.metrics.curves import _Curve
 
+# The examples draw with matplotlib, an optional dependency.
+__doctest_requires__ = {("plot_roc", "plot_precision_recall"): ["matplotlib"]}
+
 __all__ = ["plot_precision_recall", "plot_roc"]
 
 
