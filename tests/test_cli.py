@@ -210,3 +210,39 @@ def test_cosmicray_cleans_like_python_and_keeps_the_rest(tmp_path, small_mef):
     assert again.returncode == 1 and "--overwrite" in again.stderr
     wrong = _run("cosmicray", small_mef, "--output", tmp_path / "x.fits", "--gain", "NOPE", "-q")
     assert wrong.returncode == 1 and "--gain NOPE: no such keyword" in wrong.stderr
+
+
+def test_an_hdu_is_named_by_number_or_extname(tmp_path, small_mef):
+    # FILE[N] and FILE[EXTNAME]: one rule for every command and for train
+    by_number = _run(
+        "flag",
+        f"{small_mef}[1]",
+        "--single-mask",
+        "--classes",
+        "CR",
+        "--output-dir",
+        tmp_path,
+        "-q",
+    )
+    by_name = _run(
+        "flag",
+        f"{small_mef}[SCI]",
+        "--single-mask",
+        "--classes",
+        "CR",
+        "--output-dir",
+        tmp_path,
+        "-q",
+    )
+    assert by_number.returncode == 0, by_number.stderr
+    assert by_name.returncode == 0, by_name.stderr
+    with (
+        fits.open(tmp_path / "small.mask1.fits") as a,
+        fits.open(tmp_path / "small.maskSCI.fits") as b,
+    ):
+        assert len(a) == len(b) == 1
+        np.testing.assert_array_equal(a[0].data, b[0].data)
+    missing = _run("flag", f"{small_mef}[NOPE]", "--output-dir", tmp_path, "-q")
+    assert missing.returncode == 1 and "has no HDU named NOPE" in missing.stderr
+    table = _run("flag", f"{small_mef}[CAT]", "--output-dir", tmp_path, "-q")
+    assert table.returncode == 1 and "no 2-D or 3-D image HDU to flag" in table.stderr
