@@ -33,8 +33,10 @@ the others
     ``cleantype``, ``fsmode``, ``psfmodel``, ``psffwhm``, ``psfsize``, ``psfk``,
     ``psfbeta``, ``inbkg`` and ``invar`` are accepted, so that calls written
     for L.A. Cosmic run unchanged, and ignored: they tune the Laplacian
-    detector, which a network does not have.  The network's counterpart of
-    ``sigclip`` is ``threshold``.
+    detector, which a network does not have.  Those given other than
+    ccdproc's defaults raise one `~astropy.utils.exceptions.AstropyUserWarning`
+    that names them (``readnoise``, a property of the detector, does not).
+    The network's counterpart of ``sigclip`` is ``threshold``.
 
 Pixels already masked on input (and non-finite ones) are neither flagged
 nor changed, and take no part in the estimates that replace cosmic rays;
@@ -51,9 +53,12 @@ Complex and bool arrays, lists and other NDData are refused with a message
 saying what to pass instead.
 """
 
+import warnings
+
 import numpy as np
 from astropy import units as u
 from astropy.nddata import CCDData, InverseVariance, StdDevUncertainty, VarianceUncertainty
+from astropy.utils.exceptions import AstropyUserWarning
 from scipy import ndimage
 
 from astromask import classes as class_table
@@ -64,6 +69,50 @@ from astromask.cosmicrays import cosmic_ray_probabilities
 from astromask.priors import apply_priors
 
 __all__ = ["cosmicray_deepcr", "cosmicray_maximask"]
+
+# L.A. Cosmic's tuning arguments and ccdproc's defaults: accepted, and ignored
+# (a network has no Laplacian detector to tune); a value other than these
+# gets one warning.
+_LACOSMIC_TUNING = {
+    "sigclip": 4.5,
+    "sigfrac": 0.3,
+    "objlim": 5.0,
+    "niter": 4,
+    "sepmed": True,
+    "cleantype": "meanmask",
+    "fsmode": "median",
+    "psfmodel": "gauss",
+    "psffwhm": 2.5,
+    "psfsize": 7,
+    "psfk": None,
+    "psfbeta": 4.765,
+    "inbkg": None,
+    "invar": None,
+}
+
+
+def _warn_ignored(name, given):
+    """One warning naming the L.A. Cosmic tuning arguments given other than their defaults."""
+    changed = []
+    for key, value in given.items():
+        default = _LACOSMIC_TUNING[key]
+        if default is None or value is None:
+            differs = value is not default
+        else:
+            try:
+                differs = bool(value != default)
+            except (TypeError, ValueError):  # an array, say
+                differs = True
+        if differs:
+            changed.append(key)
+    if changed:
+        hint = "; the network's counterpart of sigclip is threshold" if "sigclip" in changed else ""
+        warnings.warn(
+            f"{name}: {', '.join(changed)} tune L.A. Cosmic's Laplacian detector and "
+            f"are ignored by the network{hint}",
+            AstropyUserWarning,
+            stacklevel=3,
+        )
 
 
 def _has_base(unit, base):
@@ -311,6 +360,25 @@ def cosmicray_deepcr(
     >>> clean.unit  # doctest: +REMOTE_DATA
     Unit("electron")
     """
+    _warn_ignored(
+        "cosmicray_deepcr",
+        dict(
+            sigclip=sigclip,
+            sigfrac=sigfrac,
+            objlim=objlim,
+            niter=niter,
+            sepmed=sepmed,
+            cleantype=cleantype,
+            fsmode=fsmode,
+            psfmodel=psfmodel,
+            psffwhm=psffwhm,
+            psfsize=psfsize,
+            psfk=psfk,
+            psfbeta=psfbeta,
+            inbkg=inbkg,
+            invar=invar,
+        ),
+    )
     if not 0 <= threshold <= 1:
         msg = f"threshold: must lie in [0, 1], got {threshold}"
         raise ValueError(msg)
@@ -408,6 +476,25 @@ def cosmicray_maximask(
     >>> clean.unit  # doctest: +REMOTE_DATA
     Unit("adu")
     """
+    _warn_ignored(
+        "cosmicray_maximask",
+        dict(
+            sigclip=sigclip,
+            sigfrac=sigfrac,
+            objlim=objlim,
+            niter=niter,
+            sepmed=sepmed,
+            cleantype=cleantype,
+            fsmode=fsmode,
+            psfmodel=psfmodel,
+            psffwhm=psffwhm,
+            psfsize=psfsize,
+            psfk=psfk,
+            psfbeta=psfbeta,
+            inbkg=inbkg,
+            invar=invar,
+        ),
+    )
     cr = class_table.class_index(["CR"])[0]
     cr_class = class_table.CLASSES[cr]
     level = cr_class.threshold if threshold is None else float(threshold)

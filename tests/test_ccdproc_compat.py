@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from astropy import units as u
 from astropy.nddata import CCDData, StdDevUncertainty, VarianceUncertainty
+from astropy.utils.exceptions import AstropyUserWarning
 from ccdproc import cosmicray_lacosmic
 
 from astromask import cosmicray_deepcr, cosmicray_maximask
@@ -58,7 +59,12 @@ def test_a_lacosmic_script_runs_unchanged(frame, cosmicray):
     before = ccd.copy()
     array = np.array(ccd.data)
     array_before = array.copy()
-    cleaned, data, crmask = lacosmic_script(cosmicray, ccd, array)
+    if cosmicray is cosmicray_lacosmic:
+        cleaned, data, crmask = lacosmic_script(cosmicray, ccd, array)
+    else:  # sigclip=5 is L.A. Cosmic's tuning: one warning per call names it
+        with pytest.warns(AstropyUserWarning, match="sigclip tune L.A. Cosmic") as caught:
+            cleaned, data, crmask = lacosmic_script(cosmicray, ccd, array)
+        assert len(caught) == 2
 
     # Return types and units as ccdproc.
     assert isinstance(cleaned, CCDData)
@@ -178,3 +184,18 @@ def test_masked_array_mask_is_the_input_mask(frame):
     assert type(cleaned) is np.ndarray
     assert not crmask[truth["CR"]].any()  # masked on input: not flagged
     np.testing.assert_array_equal(cleaned[truth["CR"]], ccd.data[truth["CR"]])
+
+
+@pytest.mark.parametrize("cosmicray", DROP_INS)
+def test_ignored_lacosmic_tuning_is_named_in_one_warning(cosmicray):
+    # checked before anything runs: an invalid threshold stops the call after the warning
+    image = np.zeros((8, 8), np.float32)
+    name = cosmicray.__name__
+    with (
+        pytest.warns(AstropyUserWarning, match=f"{name}: objlim, cleantype, inbkg tune") as caught,
+        pytest.raises(ValueError, match="threshold"),
+    ):
+        cosmicray(image, objlim=2, cleantype="median", inbkg=image, threshold=2)
+    assert len(caught) == 1 and "threshold" not in str(caught[0].message).split("tune")[0]
+    with pytest.raises(ValueError, match="threshold"):  # defaults, readnoise, gain: no warning
+        cosmicray(image, 4.5, 0.3, 5.0, 2.0, 3.0, psfk=None, sepmed=True, threshold=2)
