@@ -11,8 +11,9 @@
     file (the mean over its 2-D HDUs), optionally written as ECSV.
 ``astromask cosmicray PATH...``
     Find and clean cosmic rays (deepCR or MaxiMask, then inpainting): each
-    2-D image HDU is written cleaned, followed by a ``CRMASK`` extension
-    (uint8, 1 on cosmic rays); other HDUs are copied.
+    2-D science image HDU is written cleaned, followed by a ``CRMASK``
+    extension (uint8, 1 on cosmic rays); other HDUs (variance, quality and
+    fitted-sky planes included) are copied.
 ``astromask train FRAME... --output MODEL.keras``
     Train or fine-tune a cosmic-ray network on frames of your instrument,
     with hits from dark frames or cut from the frames themselves injected on
@@ -293,12 +294,16 @@ def _cmd_cosmicray(args):
         "progress": args.progress,
         "precision": args.precision,
     }
-    return _run_jobs(
-        jobs,
-        args,
-        lambda path, hdu: files.cosmicray_file(path, hdu, **options),
-        output_of=lambda path, hdu: output_path(path, hdu, args),
-    )
+
+    def work(path, hdu):
+        skipped = []
+        out = files.cosmicray_file(path, hdu, skipped=skipped, **options)
+        if skipped and not args.quiet:
+            names = ", ".join(dict.fromkeys(skipped))
+            print(f"astromask: {path}: {names} copied, not cleaned: not science images")
+        return out
+
+    return _run_jobs(jobs, args, work, output_of=lambda path, hdu: output_path(path, hdu, args))
 
 
 # --------------------------------------------------------------------------
@@ -599,7 +604,6 @@ def _parser():
     track.add_argument("--overwrite", action="store_true", help="replace an existing --ecsv")
     common(track)
     track.set_defaults(func=_cmd_track)
-
 
     detectors = [*cosmic_ray_models(), "maximask"]
     cosmicray = sub.add_parser(

@@ -232,9 +232,7 @@ def cosmic_conn_probabilities(
     spec = _spec(model, "cosmic-conn")
     if not isinstance(spec, CosmicConnModel):
         names = [n for n, p in MODELS.items() if p.family == "cosmic-conn"]
-        msg = f"model: {model!r} is not a Cosmic-CoNN-type model; choose among " + ", ".join(
-            names
-        )
+        msg = f"model: {model!r} is not a Cosmic-CoNN-type model; choose among " + ", ".join(names)
         raise ValueError(msg)
     img, _ = _fill_bad(image.astype(np.float32), bad)
     padded, pad = pad_to_multiple(img[None], 4)

@@ -24,6 +24,7 @@ from astromask.io import (
     Failure,
     check_input,
     image_hdus,
+    is_science,
     nothing_to_do,
     read_input,
     resolve_hdu,
@@ -288,13 +289,18 @@ def cosmicray_file(
     device=None,
     progress=False,
     precision=None,
+    skipped=None,
 ):
     """Write a cleaned copy of one FITS file, as ``astromask cosmicray`` does.
 
     Every 2-D image HDU (or HDU ``hdu`` alone) is cleaned in its own unit
     (`astromask.cosmicray_deepcr`, or `astromask.cosmicray_maximask` for
     ``detector="maximask"``) and followed by a ``CRMASK`` extension (uint8,
-    1 on cosmic rays); other HDUs are copied.  ``gain`` and ``satlevel`` are
+    1 on cosmic rays); other HDUs are copied, among them the image HDUs that
+    hold no exposure (variance, errors, quality, masks, fitted sky: see
+    `astromask.io.NON_SCIENCE_EXTNAMES`), whose EXTNAMEs are appended to
+    ``skipped`` (a list) if given.  An HDU named by ``hdu`` is cleaned
+    whatever it holds.  ``gain`` and ``satlevel`` are
     numbers or header keywords (default: ``GAIN``, else 1, and ``SATURATE``
     if present); ``inpaint="none"`` flags without cleaning.  The output is
     named and written as by `flag_file`.
@@ -308,9 +314,18 @@ def cosmicray_file(
     `astromask.io.Failure`
         The file cannot be processed; the message says why.
     """
-    args = SimpleNamespace(
-        output=output, output_dir=output_dir, suffix=suffix, overwrite=overwrite
-    )
+    args = SimpleNamespace(output=output, output_dir=output_dir, suffix=suffix, overwrite=overwrite)
+
+    def select(hdu_):
+        # Variance, error, quality and fitted-sky planes are copied, not cleaned,
+        # unless asked for by name or number (FILE[N]).
+        if hdu_.data.ndim != 2:
+            return False
+        if hdu is None and not is_science(hdu_):
+            if skipped is not None:
+                skipped.append(hdu_.name)
+            return False
+        return True
 
     def process(hdul, index, output):
         hdu = hdul[index]
@@ -366,8 +381,8 @@ def cosmicray_file(
         path,
         hdu,
         args,
-        select=lambda hdu: hdu.data.ndim == 2,
-        what="2-D image HDU to clean",
+        select=select,
+        what="2-D science image HDU to clean",
         process=process,
     )
 
@@ -395,9 +410,7 @@ def track_file(path, hdu=None, *, prior=0.05, batch_size=None, device=None, skip
             planes = [data] if data.ndim == 2 else list(data)
             for plane_number, plane in enumerate(planes):
                 try:
-                    score = tracking_score(
-                        plane, prior=prior, batch_size=batch_size, device=device
-                    )
+                    score = tracking_score(plane, prior=prior, batch_size=batch_size, device=device)
                 except ValueError as err:  # too small: so are the other planes
                     passed.append((index, str(err)))
                     break

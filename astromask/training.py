@@ -885,7 +885,6 @@ def train(
         )
         return float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
 
-
     with device_scope(device):
         if bn_epochs:
             phase1 = zoo.build_network(spec, tile, data_format=fmt, training=True, name="trained")

@@ -73,7 +73,7 @@ FLAG_BAD = {
 }
 # The same files for cosmicray: its own words where the HDUs are the reason.
 COSMICRAY_BAD = {
-    name: reason.replace("2-D or 3-D image HDU to flag", "2-D image HDU to clean")
+    name: reason.replace("2-D or 3-D image HDU to flag", "2-D science image HDU to clean")
     for name, reason in FLAG_BAD.items()
 }
 # track scores frames of at least 400x400 pixels: the others are too small.

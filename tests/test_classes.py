@@ -7,7 +7,20 @@ from astromask import classes
 def test_table_matches_upstream_config():
     # Upstream MaxiMask 1.4.1 config/classes.priors, classes.thresh and tr_priors.
     assert classes.CLASS_NAMES == (
-        "CR", "HCL", "DCL", "HP", "DP", "P", "TRL", "FR", "NEB", "SAT", "SP", "OV", "BBG", "BG",
+        "CR",
+        "HCL",
+        "DCL",
+        "HP",
+        "DP",
+        "P",
+        "TRL",
+        "FR",
+        "NEB",
+        "SAT",
+        "SP",
+        "OV",
+        "BBG",
+        "BG",
     )
     np.testing.assert_allclose(
         classes.default_thresholds(),

@@ -246,3 +246,26 @@ def test_an_hdu_is_named_by_number_or_extname(tmp_path, small_mef):
     assert missing.returncode == 1 and "has no HDU named NOPE" in missing.stderr
     table = _run("flag", f"{small_mef}[CAT]", "--output-dir", tmp_path, "-q")
     assert table.returncode == 1 and "no 2-D or 3-D image HDU to flag" in table.stderr
+
+
+def test_cosmicray_cleans_science_images_only(tmp_path, realdata):
+    # The Gemini cut-out has SCI, VAR and SKYFIT: VAR and SKYFIT are copied as
+    # they are, and the run says so; naming one (FILE[VAR]) still cleans it.
+    source = realdata / "gemini_gmos_s_cutout.fits"
+    out = tmp_path / "clean.fits"
+    done = _run("cosmicray", source, "--output", out, "--inpaint", "medmask")
+    assert done.returncode == 0, done.stderr
+    assert "VAR, SKYFIT copied, not cleaned: not science images" in done.stdout
+    with fits.open(source) as src, fits.open(out) as hdul:
+        names = [h.name for h in hdul]
+        assert names.count("CRMASK") == 1
+        assert names.index("CRMASK") == names.index("SCI") + 1
+        for name in ("VAR", "SKYFIT"):
+            np.testing.assert_array_equal(hdul[name].data, src[name].data)
+        assert hdul["SCI"].header["AMCRNPIX"] > 0
+    quiet = _run("cosmicray", source, "--output", out, "--overwrite", "-q")
+    assert quiet.returncode == 0 and quiet.stdout == ""
+    named = _run("cosmicray", f"{source}[VAR]", "--output-dir", tmp_path, "-q")
+    assert named.returncode == 0, named.stderr
+    with fits.open(tmp_path / "gemini_gmos_s_cutout.cleanVAR.fits") as hdul:
+        assert [h.name for h in hdul] == ["VAR", "CRMASK"]  # the VAR plane, cleaned

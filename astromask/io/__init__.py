@@ -23,9 +23,11 @@ from astromask.io.paths import (
     parse_hdu_suffix,
 )
 from astromask.io.reading import (
+    NON_SCIENCE_EXTNAMES,
     READ_ERRORS,
     check_input,
     image_hdus,
+    is_science,
     nothing_to_do,
     read_input,
     resolve_hdu,
@@ -34,11 +36,13 @@ from astromask.io.writing import rewrite_file, write_atomically
 
 __all__ = [
     "FITS_SUFFIXES",
+    "NON_SCIENCE_EXTNAMES",
     "READ_ERRORS",
     "Failure",
     "check_input",
     "expand_paths",
     "image_hdus",
+    "is_science",
     "nothing_to_do",
     "output_path",
     "parse_hdu_suffix",

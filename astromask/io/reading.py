@@ -8,15 +8,28 @@ from contextlib import contextmanager
 from astromask.io.paths import FITS_SUFFIXES, Failure, fits_in
 
 __all__ = [
+    "NON_SCIENCE_EXTNAMES",
     "READ_ERRORS",
     "check_input",
     "first_line",
     "hdu_kind",
     "image_hdus",
+    "is_science",
     "nothing_to_do",
     "read_input",
     "resolve_hdu",
 ]
+
+NON_SCIENCE_EXTNAMES = frozenset(
+    {
+        "VAR", "VARIANCE", "IVAR", "INVVAR", "ERR", "ERROR", "SIGMA", "UNCERT", "STDDEV",
+        "WHT", "WEIGHT", "DQ", "BPM", "MASK", "CRMASK", "FLAGS", "QUALITY",
+        "SKYFIT", "SKY", "BKG", "BACKGROUND", "EXP", "EXPOSURE", "EXPMAP",
+    }
+)  # fmt: skip
+"""frozenset of str: EXTNAMEs of image HDUs that hold no exposure (variance,
+errors, quality, masks, weights, fitted sky, exposure maps): pipelines such as
+Gemini's, HST's and LCO's write them beside the science image."""
 
 # What reading a damaged file may raise (astropy, gzip, bz2, the decompressors).
 READ_ERRORS = (OSError, ValueError, TypeError, EOFError, IndexError, KeyError, zlib.error)
@@ -39,6 +52,19 @@ def image_hdus(hdul, only=None):
         if hdu.data is not None and hdu.data.size > 0:
             indices.append(index)
     return indices
+
+
+def is_science(hdu):
+    """Whether an image HDU holds an exposure: its EXTNAME is none of `NON_SCIENCE_EXTNAMES`.
+
+    Examples
+    --------
+    >>> from astropy.io import fits
+    >>> from astromask.io.reading import is_science
+    >>> is_science(fits.ImageHDU(name="SCI")), is_science(fits.ImageHDU(name="VAR"))
+    (True, False)
+    """
+    return str(hdu.name).upper() not in NON_SCIENCE_EXTNAMES
 
 
 def resolve_hdu(hdul, hdu):

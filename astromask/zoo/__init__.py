@@ -73,12 +73,13 @@ def __getattr__(name):
     from astromask import presets
 
     family = {"DEEPCR_MODELS": "deepcr", "COSMIC_CONN_MODELS": "cosmic-conn"}.get(name)
-    new = f"astromask.presets.{_MOVED[name]}" if family is None else (
-        f"astromask.presets.MODELS (entries of family {family!r})"
+    new = (
+        f"astromask.presets.{_MOVED[name]}"
+        if family is None
+        else (f"astromask.presets.MODELS (entries of family {family!r})")
     )
     warnings.warn(
-        f"astromask.zoo.{name} is deprecated and will be removed in the next release; "
-        f"use {new}",
+        f"astromask.zoo.{name} is deprecated and will be removed in the next release; use {new}",
         DeprecationWarning,
         stacklevel=2,
     )
