@@ -40,7 +40,12 @@ the others
 
 Pixels already masked on input (and non-finite ones) are neither flagged
 nor changed, and take no part in the estimates that replace cosmic rays;
-neither do values beyond the float32 range.
+neither do values beyond the float32 range.  The exception is the cosmic
+rays that `astromask.flag` found: in a CCDData that ``flag`` returned, the
+pixels of its CR class (``flags`` and the ``AMB_CR`` card) are cosmic rays
+here too, replaced with the others, so ``cosmicray_deepcr(astromask.flag(ccd))``
+cleans every cosmic ray that either step found.  The other masked pixels
+stay as they are, and the returned mask keeps the whole input mask.
 
 What the image may be
 ---------------------
@@ -171,6 +176,23 @@ def _scaled_uncertainty(uncertainty, factor):
     raise TypeError(msg)
 
 
+def _flagged_cosmic_rays(ccd, shape):
+    """The CR class of a CCDData's ``flags`` when `astromask.flag` made them, else `None`.
+
+    `astromask.flag` records the bit of each class it flagged in the header
+    (``AMB_CR``); flags from elsewhere, without that card, are not read.
+    """
+    flags = getattr(ccd, "flags", None)
+    meta = getattr(ccd, "meta", None) or {}
+    cr = class_table.CLASSES[class_table.class_index(["CR"])[0]]
+    if flags is None or cr.bit_key not in meta:
+        return None
+    flags = np.asarray(flags)
+    if flags.shape != shape or flags.dtype.kind not in "iu":
+        return None
+    return (flags & int(meta[cr.bit_key])) != 0
+
+
 def _cosmicray(
     ccd,
     detect,
@@ -198,7 +220,11 @@ def _cosmicray(
             "convert it with numpy.asarray() or CCDData(..., unit=...)"
         )
         raise TypeError(msg)
-    in_mask = as_mask(in_mask, data.shape, name="ccd.mask")
+    in_mask = given_mask = as_mask(in_mask, data.shape, name="ccd.mask")
+    flagged_cr = _flagged_cosmic_rays(ccd, data.shape)
+    if flagged_cr is not None and in_mask is not None:
+        # Cosmic rays that astromask.flag found are cleaned, not left alone.
+        in_mask = in_mask & ~flagged_cr
     factor, out_unit = _gain_factor(unit, gain)
 
     with np.errstate(over="ignore"):  # values beyond float32: +-inf, hence bad
@@ -216,6 +242,8 @@ def _cosmicray(
             msg = f"dilate: must be a number of pixels >= 0, got {dilate}"
             raise ValueError(msg)
         crmask = ndimage.binary_dilation(crmask, structure=np.ones((3, 3), bool), iterations=dilate)
+    if flagged_cr is not None:
+        crmask |= flagged_cr
     crmask &= ~bad
 
     apply = bool(gain_apply)
@@ -238,7 +266,7 @@ def _cosmicray(
         return u.Quantity(cleaned, out_unit if apply else unit, copy=False), crmask
     result = copy_ccddata(ccd)
     result.data = cleaned
-    result.mask = crmask if in_mask is None else (in_mask | crmask)
+    result.mask = crmask if given_mask is None else (given_mask | crmask)
     if apply:
         result.unit = out_unit
         result.uncertainty = _scaled_uncertainty(ccd.uncertainty, factor)

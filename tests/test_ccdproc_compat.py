@@ -199,3 +199,29 @@ def test_ignored_lacosmic_tuning_is_named_in_one_warning(cosmicray):
     assert len(caught) == 1 and "threshold" not in str(caught[0].message).split("tune")[0]
     with pytest.raises(ValueError, match="threshold"):  # defaults, readnoise, gain: no warning
         cosmicray(image, 4.5, 0.3, 5.0, 2.0, 3.0, psfk=None, sepmed=True, threshold=2)
+
+
+def test_readme_chain_cleans_every_cosmic_ray_either_step_found(frame):
+    # README: ccd = astromask.flag(ccd), then cosmicray_deepcr(ccd, ...).  The
+    # pixels flag put in its CR class are cosmic rays for the drop-in too:
+    # replaced, not skipped as masked; the other masked pixels stay as they are.
+    import astromask
+
+    ccd, truth = frame
+    flagged = astromask.flag(ccd, progress=False)
+    cr = astromask.decode_flags(flagged.flags, "CR")
+    others = flagged.mask & ~cr
+    assert (cr & ~others).sum() > 20  # the simulated hits are there to clean
+    clean = cosmicray_deepcr(flagged, gain=1.5, readnoise=5.0, progress=False)
+    unchanged = np.array(ccd.data, dtype=np.float32)
+    unchanged *= 1.5
+    assert np.all(clean.data[cr & ~others] != unchanged[cr & ~others])
+    np.testing.assert_array_equal(clean.data[others], unchanged[others])
+    assert np.all(clean.mask[flagged.mask])  # the input mask is kept whole
+    assert clean.meta["AMCRNPIX"] >= (cr & ~others).sum()
+    # Flags that astromask.flag did not make (no AMB_CR card) are not read:
+    # their masked pixels stay as they are, as any masked pixel.
+    foreign = flagged.copy()
+    del foreign.meta["AMB_CR"]
+    kept = cosmicray_deepcr(foreign, gain=1.5, readnoise=5.0, progress=False)
+    np.testing.assert_array_equal(kept.data[flagged.mask], unchanged[flagged.mask])
