@@ -300,10 +300,10 @@ def cosmicray_file(
     hold no exposure (variance, errors, quality, masks, fitted sky: see
     `astromask.io.NON_SCIENCE_EXTNAMES`), whose EXTNAMEs are appended to
     ``skipped`` (a list) if given.  An HDU named by ``hdu`` is cleaned
-    whatever it holds.  ``gain`` and ``satlevel`` are
-    numbers or header keywords (default: ``GAIN``, else 1, and ``SATURATE``
-    if present); ``inpaint="none"`` flags without cleaning.  The output is
-    named and written as by `flag_file`.
+    whatever it holds.  ``gain`` and ``satlevel`` are numbers or header
+    keywords (default: ``GAIN``, else 1, and ``SATURATE`` if present);
+    ``inpaint="none"`` flags without cleaning.  The output is named and
+    written as by `flag_file`.
 
     Returns
     -------
@@ -316,20 +316,20 @@ def cosmicray_file(
     """
     args = SimpleNamespace(output=output, output_dir=output_dir, suffix=suffix, overwrite=overwrite)
 
-    def select(hdu_):
+    def select(candidate):
         # Variance, error, quality and fitted-sky planes are copied, not cleaned,
         # unless asked for by name or number (FILE[N]).
-        if hdu_.data.ndim != 2:
+        if candidate.data.ndim != 2:
             return False
-        if hdu is None and not is_science(hdu_):
+        if hdu is None and not is_science(candidate):
             if skipped is not None:
-                skipped.append(hdu_.name)
+                skipped.append(candidate.name)
             return False
         return True
 
     def process(hdul, index, output):
-        hdu = hdul[index]
-        header = hdu.header.copy()
+        image = hdul[index]
+        header = image.header.copy()
         # Either file's primary header joins the extension's (MEF keywords).
         lookup = fits.Header(hdul[0].header) if index else fits.Header()
         lookup.update(header)
@@ -339,7 +339,7 @@ def cosmicray_file(
         saturation = header_number(satlevel, lookup, "satlevel")
         if saturation is None and "SATURATE" in lookup:
             saturation = header_number("SATURATE", lookup, "satlevel")
-        ccd = CCDData(np.asarray(hdu.data), unit="adu")
+        ccd = CCDData(np.asarray(image.data), unit="adu")
         options = {
             "gain": gain_value,
             "satlevel": None if saturation is None else saturation * gain_value,
@@ -368,7 +368,7 @@ def cosmicray_file(
         if len(output) == 0:
             output.append(fits.PrimaryHDU(result.data, header=header))
         else:
-            output.append(fits.ImageHDU(result.data, header=header, name=hdu.name))
+            output.append(fits.ImageHDU(result.data, header=header, name=image.name))
         mask_header = fits.Header()
         mask_header["AMSRCHDU"] = (index, "HDU whose cosmic rays this marks")
         output.append(
