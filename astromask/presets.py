@@ -323,10 +323,10 @@ def _attention_file(name, sha256, size):
     )
 
 
-def _deepcr(name, kind, depth, scale, standardize, unit, description, *, file, sha256, size):
-    spec = DeepCRModel(
-        kind, depth, 32 if name != "ACS-WFC-F606W-2-4" else 4, scale, standardize, unit, description
-    )
+def _deepcr(
+    name, kind, depth, scale, standardize, unit, description, *, file, sha256, size, hidden=32
+):
+    spec = DeepCRModel(kind, depth, hidden, scale, standardize, unit, description)
     return Preset(
         f"deepcr/{name}",
         "deepcr",
@@ -344,11 +344,12 @@ def _cosmic_conn(name, file, sha256, size, spec, *, attention_repo=False):
     if attention_repo:
         files = (_attention_file(file, sha256, size),)
         # Bhavanam et al.'s repository states no licence: astromask downloads
-        # its files from upstream at run time and never makes them a default.
+        # its files from upstream at run time and never vendors them.
         licence, citation, family_name = "none stated", _BHAVANAM, "decam-attention"
     else:
         files = (_cosmic_conn_file(file, sha256, size),)
-        # Cosmic-CoNN's code is GPL-3.0; its weight files are data, downloaded at run time.
+        # Cosmic-CoNN's LICENSE file is the GPL v3 (its README's badge says LGPL v3);
+        # the weight files are downloaded at run time, never vendored.
         licence, citation, family_name = "GPL-3.0-only", _COSMIC_CONN, "cosmic-conn"
     return Preset(
         f"{family_name}/{name}",
@@ -438,6 +439,7 @@ _ENTRIES = [
         file="mask/ACS-WFC-F606W-2-4.pth",
         sha256="91fd387be08dfb2692fc3433566455812c42fae53fa6ec4ad19c384b68bce775",
         size=15979,
+        hidden=4,
     ),
     _deepcr(
         "decam",
