@@ -1,6 +1,7 @@
 """cosmicray_deepcr / cosmicray_maximask as drop-ins for ccdproc.cosmicray_lacosmic."""
 
 import inspect
+import warnings
 
 import numpy as np
 import pytest
@@ -62,9 +63,15 @@ def test_a_lacosmic_script_runs_unchanged(frame, cosmicray):
     if cosmicray is cosmicray_lacosmic:
         cleaned, data, crmask = lacosmic_script(cosmicray, ccd, array)
     else:  # sigclip=5 is L.A. Cosmic's tuning: one warning per call names it
-        with pytest.warns(AstropyUserWarning, match="sigclip tune L.A. Cosmic") as caught:
+        with warnings.catch_warnings(record=True) as caught:  # the backend may warn too
+            warnings.simplefilter("always")
             cleaned, data, crmask = lacosmic_script(cosmicray, ccd, array)
-        assert len(caught) == 2
+        ours = [
+            w
+            for w in caught
+            if issubclass(w.category, AstropyUserWarning) and "sigclip tune" in str(w.message)
+        ]
+        assert len(ours) == 2
 
     # Return types and units as ccdproc.
     assert isinstance(cleaned, CCDData)
@@ -196,7 +203,8 @@ def test_ignored_lacosmic_tuning_is_named_in_one_warning(cosmicray):
         pytest.raises(ValueError, match="threshold"),
     ):
         cosmicray(image, objlim=2, cleantype="median", inbkg=image, threshold=2)
-    assert len(caught) == 1 and "threshold" not in str(caught[0].message).split("tune")[0]
+    ours = [w for w in caught if "tune L.A. Cosmic" in str(w.message)]
+    assert len(ours) == 1 and "threshold" not in str(ours[0].message).split("tune")[0]
     with pytest.raises(ValueError, match="threshold"):  # defaults, readnoise, gain: no warning
         cosmicray(image, 4.5, 0.3, 5.0, 2.0, 3.0, psfk=None, sepmed=True, threshold=2)
 
