@@ -28,9 +28,13 @@ pytestmark = [pytest.mark.remote_data, pytest.mark.upstream]
 # unpooling turns such rounding into a different choice wherever two pooled
 # values are nearly tied, which moves probabilities locally.  Measured worst
 # case 99.968 % of pixels within 1e-3 (lco1m amplifier 3); the thresholded
-# flags still agree on >= 99.99 %.  TensorFlow is bit-exact and PyTorch within
-# 2e-7, so they keep the full bound.
-_MIN_CLOSE = {"jax": 0.9995}
+# flags still agree on >= 99.99 %.  TensorFlow is bit-exact and keeps the full
+# bound.  PyTorch (2.13, CPU) was within 2e-7 of upstream on TensorFlow 2.20;
+# against references made with TensorFlow 2.21 (tox installs the newest) the
+# same near-ties move it on lco1m amplifier 3: 99.983 % of BBG pixels within
+# 1e-3 (max |dp| 6e-3), every thresholded class identical on 100 % of pixels,
+# with astromask's code before and after the 0.1 reorganisation alike.
+_MIN_CLOSE = {"jax": 0.9995, "torch": 0.9998}
 
 
 def _backend():
