@@ -96,11 +96,15 @@ _LACOSMIC_TUNING = {
 }
 
 
-def _warn_ignored(name, given):
-    """One warning naming the L.A. Cosmic tuning arguments given other than their defaults."""
+def _warn_ignored(name, arguments):
+    """One warning naming the L.A. Cosmic tuning arguments given other than their defaults.
+
+    ``arguments`` holds the drop-in's arguments (its ``locals()``); only the
+    keys of `_LACOSMIC_TUNING` are read.
+    """
     changed = []
-    for key, value in given.items():
-        default = _LACOSMIC_TUNING[key]
+    for key, default in _LACOSMIC_TUNING.items():
+        value = arguments[key]
         if default is None or value is None:
             differs = value is not default
         else:
@@ -388,25 +392,7 @@ def cosmicray_deepcr(
     >>> clean.unit  # doctest: +REMOTE_DATA
     Unit("electron")
     """
-    _warn_ignored(
-        "cosmicray_deepcr",
-        dict(
-            sigclip=sigclip,
-            sigfrac=sigfrac,
-            objlim=objlim,
-            niter=niter,
-            sepmed=sepmed,
-            cleantype=cleantype,
-            fsmode=fsmode,
-            psfmodel=psfmodel,
-            psffwhm=psffwhm,
-            psfsize=psfsize,
-            psfk=psfk,
-            psfbeta=psfbeta,
-            inbkg=inbkg,
-            invar=invar,
-        ),
-    )
+    _warn_ignored("cosmicray_deepcr", locals())
     if not 0 <= threshold <= 1:
         msg = f"threshold: must lie in [0, 1], got {threshold}"
         raise ValueError(msg)
@@ -504,25 +490,7 @@ def cosmicray_maximask(
     >>> clean.unit  # doctest: +REMOTE_DATA
     Unit("adu")
     """
-    _warn_ignored(
-        "cosmicray_maximask",
-        dict(
-            sigclip=sigclip,
-            sigfrac=sigfrac,
-            objlim=objlim,
-            niter=niter,
-            sepmed=sepmed,
-            cleantype=cleantype,
-            fsmode=fsmode,
-            psfmodel=psfmodel,
-            psffwhm=psffwhm,
-            psfsize=psfsize,
-            psfk=psfk,
-            psfbeta=psfbeta,
-            inbkg=inbkg,
-            invar=invar,
-        ),
-    )
+    _warn_ignored("cosmicray_maximask", locals())
     cr = class_table.class_index(["CR"])[0]
     cr_class = class_table.CLASSES[cr]
     level = cr_class.threshold if threshold is None else float(threshold)
