@@ -58,22 +58,25 @@ Complex and bool arrays, lists and other NDData are refused with a message
 saying what to pass instead.
 """
 
+import numbers
 import warnings
 
 import numpy as np
 from astropy import units as u
 from astropy.nddata import CCDData, InverseVariance, StdDevUncertainty, VarianceUncertainty
 from astropy.utils.exceptions import AstropyUserWarning
+from ccdproc.utils.slices import slice_from_string
 from scipy import ndimage
 
 from astromask import classes as class_table
 from astromask import inference, inpainting, preprocess, zoo
 from astromask._validate import as_float32, as_image, as_mask
-from astromask.core import copy_ccddata
+from astromask.core import copy_ccddata, gain_factor
 from astromask.cosmicrays import cosmic_ray_probabilities
+from astromask.presets import MODELS, threshold_for_fpr
 from astromask.priors import apply_priors
 
-__all__ = ["cosmicray_deepcr", "cosmicray_maximask"]
+__all__ = ["cosmicray_deepcr", "cosmicray_maximask", "detection_region", "resolve_threshold"]
 
 # L.A. Cosmic's tuning arguments and ccdproc's defaults: accepted, and ignored
 # (a network has no Laplacian detector to tune); a value other than these
@@ -124,45 +127,6 @@ def _warn_ignored(name, arguments):
         )
 
 
-def _has_base(unit, base):
-    """Whether ``unit`` is ``base`` to the first power times other bases."""
-    unit = unit.decompose()
-    return base in unit.bases and unit.powers[unit.bases.index(base)] == 1
-
-
-def _gain_factor(unit, gain):
-    """Factor from the data's unit to electrons, and the unit after applying it.
-
-    ``unit`` is `None` for plain arrays.
-    """
-    if not isinstance(gain, u.Quantity):
-        gain = float(gain) * u.electron / u.adu
-    if not np.isscalar(gain.value) or not np.isfinite(gain.value) or gain.value <= 0:
-        msg = f"gain: expected a positive number (electron / adu), got {gain}"
-        raise ValueError(msg)
-    if unit is None:
-        return float(gain.value), None
-    if unit == u.dimensionless_unscaled and gain.unit == u.electron / u.adu:
-        # Data without a physical unit are counts, as a plain array's are.
-        gain = gain.value * u.electron
-    if _has_base(unit, u.electron):
-        if gain.value != 1:
-            msg = (
-                f"gain: the data are already in {unit}, so a gain of {gain} would "
-                "convert them to electrons twice; pass gain=1"
-            )
-            raise ValueError(msg)
-        return 1.0, unit
-    applied = unit * gain.unit
-    if not _has_base(applied, u.electron) or u.adu in applied.decompose().bases:
-        msg = (
-            f"gain: {gain} does not turn data in {unit} into electrons; give the "
-            f"gain as a Quantity in electron / ({unit})"
-        )
-        raise ValueError(msg)
-    return float(gain.value), applied
-
-
 def _scaled_uncertainty(uncertainty, factor):
     """The uncertainty of data multiplied by ``factor``, in the data's new unit."""
     if uncertainty is None:
@@ -197,10 +161,175 @@ def _flagged_cosmic_rays(ccd, shape):
     return (flags & int(meta[cr.bit_key])) != 0
 
 
+def resolve_threshold(model, threshold):
+    """The probability threshold of a cosmic-ray network, from the ``threshold`` argument.
+
+    `None` gives the model's default (`astromask.presets.Preset.threshold`;
+    0.5 for a trained ``.keras`` model), a number in [0, 1] itself, and a
+    string ``"fpr:RATE"`` the threshold calibrated at that false-positive
+    rate (`astromask.presets.threshold_for_fpr`).
+
+    Examples
+    --------
+    >>> from astromask.ccdproc_compat import resolve_threshold
+    >>> resolve_threshold("deepcr/decam", None), resolve_threshold("deepcr/decam", 0.3)
+    (0.5, 0.3)
+    >>> resolve_threshold("astromask/ground", "fpr:1e-3")
+    0.1925
+    >>> resolve_threshold("deepcr/decam", "0.5")
+    Traceback (most recent call last):
+    ...
+    ValueError: threshold: expected a probability in [0, 1], None or 'fpr:RATE' ...
+    """
+    entry = MODELS.get(model) if isinstance(model, str) else None
+    if threshold is None:
+        return 0.5 if entry is None or entry.threshold is None else entry.threshold
+    if isinstance(threshold, str):
+        head, _, rate = threshold.partition(":")
+        if head.strip().lower() == "fpr":
+            try:
+                rate = float(rate)
+            except ValueError:
+                rate = None
+            if rate is not None:
+                if entry is None:
+                    msg = (
+                        f"threshold: {threshold!r} needs a calibrated network of the model "
+                        "table; a trained model takes a probability"
+                    )
+                    raise ValueError(msg)
+                return threshold_for_fpr(model, rate)
+    elif isinstance(threshold, numbers.Real) and not isinstance(threshold, bool):
+        if 0 <= threshold <= 1:
+            return float(threshold)
+    msg = (
+        "threshold: expected a probability in [0, 1], None or 'fpr:RATE' (such as "
+        f"'fpr:1e-4'), got {threshold!r}"
+    )
+    raise ValueError(msg)
+
+
+def _section_slices(text, shape, name):
+    """A FITS section string ``[x0:x1,y0:y1]`` as numpy slices inside ``shape``, or `None`."""
+    try:
+        region = slice_from_string(str(text), fits_convention=True)
+    except (ValueError, IndexError) as err:
+        raise ValueError(
+            f"{name}: {text!r} is not a FITS section such as '[1:512,1:512]' ({err})"
+        ) from None
+    if len(region) != 2 or any(
+        r.step not in (None, 1) or r.start < 0 or r.stop > n or r.stop - r.start < 2
+        for r, n in zip(region, shape)
+    ):
+        return None
+    return region
+
+
+def _exposed(electrons, region, bias):
+    """Shrink ``region`` past unexposed rows and columns at its borders.
+
+    A border row (column) is unexposed when its median is nearer the bias
+    level ``bias`` (electrons; from the header's BIASSEC) than the median of
+    the whole region: the rows that a TRIMSEC keeps but the shutter never
+    lit (8 rows of the SAAO frame of ``../shared/realdata``).  At most a
+    tenth of each side is dropped.
+    """
+    box = electrons[region]
+    level = np.nanmedian(box)
+    if not np.isfinite(level) or not np.isfinite(bias):
+        return region
+    cut = (level + bias) / 2
+    if level <= bias:
+        return region
+    bounds = []
+    for axis, r in enumerate(region):
+        lines = np.nanmedian(box, axis=1 - axis)
+        limit = max(1, len(lines) // 10)
+        lo = 0
+        while lo < limit and lines[lo] < cut:
+            lo += 1
+        hi = len(lines)
+        while len(lines) - hi < limit and lines[hi - 1] < cut:
+            hi -= 1
+        bounds.append(slice(r.start + lo, r.start + hi))
+    return tuple(bounds)
+
+
+def detection_region(header, shape, electrons=None, *, section="header"):
+    """The part of a frame where cosmic rays are looked for, as numpy slices.
+
+    Raw frames carry overscan and unexposed pixels beside the data; a
+    network sees their edges as sharp features.  With ``section="header"``
+    the header's ``TRIMSEC`` (else ``DATASEC``) gives the data section when
+    it lies inside the array and is smaller than it (a frame already trimmed
+    keeps its keywords but not their pixels); with ``BIASSEC`` also in the
+    header, unexposed rows and columns at the section's borders are left out
+    too (see ``electrons``).  ``section`` may also be a FITS section string,
+    ``"[x0:x1,y0:y1]"`` (1-based, inclusive), or `None` for the whole frame.
+
+    Parameters
+    ----------
+    header : dict-like or None
+        The frame's header (``ccd.meta``).
+    shape : tuple of int
+        The frame's shape.
+    electrons : `numpy.ndarray`, optional
+        The frame, to find unexposed borders (skipped without it).
+    section : "header", str or None
+        See above.
+
+    Returns
+    -------
+    region : tuple of slice
+
+    Examples
+    --------
+    >>> from astromask.ccdproc_compat import detection_region
+    >>> detection_region({"DATASEC": "[1:512,1:500]"}, (510, 540))
+    (slice(0, 500, None), slice(0, 512, None))
+    >>> detection_region({"DATASEC": "[1:512,1:500]"}, (500, 512))  # trimmed already
+    (slice(0, 500, None), slice(0, 512, None))
+    >>> detection_region({}, (8, 8), section="[2:7,1:8]")
+    (slice(0, 8, None), slice(1, 7, None))
+    """
+    whole = (slice(0, shape[0]), slice(0, shape[1]))
+    header = header or {}
+    if section is None:
+        return whole
+    if isinstance(section, str) and section != "header":
+        region = _section_slices(section, shape, "section")
+        if region is None:
+            msg = f"section: {section!r} does not lie inside the frame of shape {shape}"
+            raise ValueError(msg)
+        return region
+    if section != "header":
+        msg = f"section: expected 'header', None or a FITS section string, got {section!r}"
+        raise ValueError(msg)
+    region = whole
+    for key in ("TRIMSEC", "DATASEC"):
+        if key in header:
+            try:
+                found = _section_slices(header[key], shape, key)
+            except ValueError:
+                found = None  # an unreadable keyword is not the user's argument
+            if found is not None and found != whole:
+                region = found
+                break
+    if electrons is not None and region != whole and "BIASSEC" in header:
+        try:
+            bias_region = _section_slices(header["BIASSEC"], shape, "BIASSEC")
+        except ValueError:
+            bias_region = None
+        if bias_region is not None:
+            region = _exposed(electrons, region, float(np.nanmedian(electrons[bias_region])))
+    return region
+
+
 def _cosmicray(
     ccd,
     detect,
     *,
+    section,
     gain,
     satlevel,
     pssl,
@@ -229,7 +358,7 @@ def _cosmicray(
     if flagged_cr is not None and in_mask is not None:
         # Cosmic rays that astromask.flag found are cleaned, not left alone.
         in_mask = in_mask & ~flagged_cr
-    factor, out_unit = _gain_factor(unit, gain)
+    factor, out_unit = gain_factor(unit, gain)
 
     with np.errstate(over="ignore"):  # values beyond float32: +-inf, hence bad
         electrons = (as_float32(data) + np.float32(pssl)) * np.float32(factor)
@@ -239,13 +368,16 @@ def _cosmicray(
     if satlevel is not None and satlevel > 0:
         bad |= electrons >= satlevel
 
-    crmask = detect(electrons, bad, factor)
+    region = detection_region(getattr(ccd, "meta", None), data.shape, electrons, section=section)
+    crmask = np.zeros(data.shape, bool)
+    crmask[region] = detect(electrons[region], bad[region], factor)
     if dilate:
         dilate = int(dilate)
         if dilate < 0:
             msg = f"dilate: must be a number of pixels >= 0, got {dilate}"
             raise ValueError(msg)
-        crmask = ndimage.binary_dilation(crmask, structure=np.ones((3, 3), bool), iterations=dilate)
+        grown = ndimage.binary_dilation(crmask, structure=np.ones((3, 3), bool), iterations=dilate)
+        crmask[region] = grown[region]
     if flagged_cr is not None:
         crmask |= flagged_cr
     crmask &= ~bad
@@ -303,6 +435,15 @@ _COMMON_DOC = """
     gain_apply : bool, optional
         Return the data multiplied by the gain, in electrons (default, as
         ccdproc); otherwise in their own unit.
+    section : "header", str or None, optional
+        Where to look for cosmic rays.  ``"header"`` (default): in the data
+        section of a raw frame, from the header's ``TRIMSEC`` or
+        ``DATASEC``, without the unexposed rows and columns at its borders
+        (found with ``BIASSEC``), so that overscan and section edges give
+        no detections; the whole frame when the header has no section or
+        the frame is already trimmed.  A FITS section ``"[x0:x1,y0:y1]"``;
+        or `None`, the whole frame.  Pixels outside are neither flagged nor
+        changed.  See `detection_region`.
 """
 
 _RETURNS_DOC = """
@@ -343,10 +484,11 @@ def cosmicray_deepcr(
     inbkg=None,
     invar=None,
     *,
-    model="deepcr/decam",
-    threshold=0.5,
+    model="astromask/ground",
+    threshold=None,
     inpaint="deepcr/ACS-WFC-F606W-2-32",
     dilate=0,
+    section="header",
     tiling=None,
     batch_size=None,
     device=None,
@@ -356,20 +498,28 @@ def cosmicray_deepcr(
     """Find and clean cosmic rays with a deepCR-style network (drop-in for L.A. Cosmic).
     {common}
     model : str, optional
-        Cosmic-ray network.  deepCR's: ``"deepcr/decam"`` (default: trained
-        on ground-based frames, and the best of the four on the DECam frames
-        of the docs), ``"deepcr/ACS-WFC"`` (deepCR's own default, for HST),
-        ``"deepcr/ACS-WFC-F606W-2-4"`` (smallest, fastest) or
-        ``"deepcr/WFC3-UVIS"``.  Cosmic-CoNN's:
-        ``"cosmic-conn/ground_imaging"`` (trained on LCO frames from many
-        telescopes), ``"cosmic-conn/NRES"`` (echelle spectra) or
-        ``"cosmic-conn/HST_ACS_WFC"``.  Bhavanam et al.'s DECam networks:
-        ``"decam-attention/Att_Cosmic-CoNN"`` and its three siblings.  Or the
-        path of a ``.keras`` model written by `astromask.train`.  See
+        Cosmic-ray detector (see :doc:`/cosmicrays` for which to use).
+        ``"astromask/ground"`` (default): astromask's combination of two
+        deepCR networks, the best detector on ground-based frames in
+        astromask's benchmark.  deepCR's networks: ``"deepcr/ACS-WFC"``
+        (deepCR's own default, for HST), ``"deepcr/ACS-WFC-F606W-2-4"``
+        (smallest, fastest), ``"deepcr/decam"`` or ``"deepcr/WFC3-UVIS"``.
+        Cosmic-CoNN's: ``"cosmic-conn/ground_imaging"`` (trained on LCO
+        frames from many telescopes), ``"cosmic-conn/NRES"`` (echelle
+        spectra) or ``"cosmic-conn/HST_ACS_WFC"``.  Bhavanam et al.'s DECam
+        networks: ``"decam-attention/Att_Cosmic-CoNN"`` and its three
+        siblings (their weights state no licence).  Or the path of a
+        ``.keras`` model written by `astromask.train`.  See
         `astromask.presets.cosmic_ray_models`.
-    threshold : float, optional
-        A pixel is a cosmic ray when its probability exceeds this (deepCR's
-        default 0.5).
+    threshold : float or str, optional
+        A pixel is a cosmic ray when its probability exceeds this.  `None`
+        (default): the detector's default threshold (for
+        ``"astromask/ground"`` the one calibrated to a false-positive rate of
+        5e-4 on astromask's benchmark; 0.5, deepCR's, for the others).  A
+        string ``"fpr:RATE"``, for example ``"fpr:1e-4"``, asks for the
+        threshold at that false-positive rate, interpolated from the
+        detector's calibration in the model table
+        (`astromask.presets.threshold_for_fpr`).
     inpaint : str or None, optional
         How flagged pixels are replaced: ``"deepcr/ACS-WFC-F606W-2-32"``
         (default: the best photometric fidelity in the docs' benchmark),
@@ -393,11 +543,8 @@ def cosmicray_deepcr(
     Unit("electron")
     """
     _warn_ignored("cosmicray_deepcr", locals())
-    if not 0 <= threshold <= 1:
-        msg = f"threshold: must lie in [0, 1], got {threshold}"
-        raise ValueError(msg)
-
     spec = zoo.cosmic_ray_spec(model)
+    threshold = resolve_threshold(model, threshold)
 
     def detect(electrons, bad, factor):
         # The DECam network was trained on ADU, the others on electrons.
@@ -424,6 +571,7 @@ def cosmicray_deepcr(
         verbose=verbose,
         inpaint=inpaint,
         dilate=dilate,
+        section=section,
         name="cosmicray_deepcr",
         inpaint_kwargs=dict(batch_size=batch_size, device=device, progress=progress),
         cards=[
@@ -460,6 +608,7 @@ def cosmicray_maximask(
     prior="default",
     inpaint="deepcr/ACS-WFC-F606W-2-32",
     dilate=0,
+    section="header",
     tiling=None,
     batch_size=None,
     device=None,
@@ -531,6 +680,7 @@ def cosmicray_maximask(
         verbose=verbose,
         inpaint=inpaint,
         dilate=dilate,
+        section=section,
         name="cosmicray_maximask",
         inpaint_kwargs=dict(batch_size=batch_size, device=device, progress=progress),
         cards=[("AMCRMOD", "maximask", "cosmic-ray network"), ("AMCRTHR", level, "")],

@@ -472,6 +472,20 @@ def _cmd_demo(args):
 # parser
 
 
+def _threshold(text):
+    """argparse type of ``--threshold``: a probability or ``fpr:RATE``."""
+    if text.strip().lower().startswith("fpr:"):
+        return text.strip()
+    try:
+        value = float(text)
+    except ValueError:
+        value = None
+    if value is None or not 0 <= value <= 1:
+        msg = f"expected a probability in [0, 1] or fpr:RATE (such as fpr:1e-4), got {text!r}"
+        raise argparse.ArgumentTypeError(msg)
+    return value
+
+
 def _detector(names):
     """argparse type of ``--detector``: a known name or a trained ``.keras`` file."""
 
@@ -617,13 +631,16 @@ def _parser():
     )
     cosmicray.add_argument(
         "--detector",
-        default="deepcr/decam",
+        default="astromask/ground",
         type=_detector(detectors),
         help=f"one of {', '.join(detectors)}, or a .keras file written by astromask train "
-        "(default deepcr/decam)",
+        "(default astromask/ground)",
     )
     cosmicray.add_argument(
-        "--threshold", type=float, help="probability threshold (default: the detector's)"
+        "--threshold",
+        type=_threshold,
+        help="probability threshold, or fpr:RATE for the detector's threshold calibrated "
+        "at that false-positive rate, e.g. fpr:1e-4 (default: the detector's)",
     )
     cosmicray.add_argument(
         "--inpaint",

@@ -6,6 +6,7 @@ into a new `~astropy.nddata.CCDData`.  The input is never modified.
 """
 
 import copy
+import numbers
 
 import numpy as np
 from astropy import units as u
@@ -37,6 +38,77 @@ TRACK_KEY = "AMTRACK"
 
 DEFAULT_UNIT = u.adu
 """Unit given to plain arrays (and to NDData without a unit) by `flag`."""
+
+
+def _has_base(unit, base):
+    """Whether ``unit`` is ``base`` to the first power times other bases."""
+    unit = unit.decompose()
+    return base in unit.bases and unit.powers[unit.bases.index(base)] == 1
+
+
+def gain_factor(unit, gain):
+    """Factor from the data's unit to electrons, and the unit after applying it.
+
+    Shared by `probabilities` and the drop-ins of `astromask.ccdproc_compat`.
+
+    Parameters
+    ----------
+    unit : `~astropy.units.Unit` or None
+        The data's unit; `None` for plain arrays (counts, as ADU).
+    gain : float or `~astropy.units.Quantity`
+        Electrons per data unit (a float means electron / adu).
+
+    Returns
+    -------
+    factor : float
+        Multiply the data by this to get electrons.
+    unit : `~astropy.units.Unit` or None
+        The unit of the data times ``factor``.
+
+    Raises
+    ------
+    ValueError
+        If ``gain`` is not a positive finite number or does not turn
+        ``unit`` into electrons (data already in electrons take ``gain=1``).
+
+    Examples
+    --------
+    >>> from astropy import units as u
+    >>> from astromask.core import gain_factor
+    >>> gain_factor(u.adu, 1.5)
+    (1.5, Unit("electron"))
+    >>> gain_factor(None, 2.0)
+    (2.0, None)
+    """
+    if isinstance(gain, (bool, np.bool_)) or not isinstance(gain, (numbers.Real, u.Quantity)):
+        msg = f"gain: expected a positive number (electron / adu), got {gain!r}"
+        raise TypeError(msg)
+    if not isinstance(gain, u.Quantity):
+        gain = float(gain) * u.electron / u.adu
+    if not np.isscalar(gain.value) or not np.isfinite(gain.value) or gain.value <= 0:
+        msg = f"gain: expected a positive number (electron / adu), got {gain}"
+        raise ValueError(msg)
+    if unit is None:
+        return float(gain.value), None
+    if unit == u.dimensionless_unscaled and gain.unit == u.electron / u.adu:
+        # Data without a physical unit are counts, as a plain array's are.
+        gain = gain.value * u.electron
+    if _has_base(unit, u.electron):
+        if gain.value != 1:
+            msg = (
+                f"gain: the data are already in {unit}, so a gain of {gain} would "
+                "convert them to electrons twice; pass gain=1"
+            )
+            raise ValueError(msg)
+        return 1.0, unit
+    applied = unit * gain.unit
+    if not _has_base(applied, u.electron) or u.adu in applied.decompose().bases:
+        msg = (
+            f"gain: {gain} does not turn data in {unit} into electrons; give the "
+            f"gain as a Quantity in electron / ({unit})"
+        )
+        raise ValueError(msg)
+    return float(gain.value), applied
 
 
 def _unpack(data, name="data", *, ndims=(2, 3)):
@@ -135,13 +207,14 @@ def probabilities(
     *,
     model="maximask",
     priors=None,
+    gain=1.0,
     tiling=None,
     batch_size=None,
     device=None,
     progress=None,
     precision=None,
 ):
-    """Per-pixel probabilities from the MaxiMask or a deepCR network.
+    """Per-pixel probabilities from the MaxiMask or a cosmic-ray network.
 
     Parameters
     ----------
@@ -154,12 +227,15 @@ def probabilities(
         and non-finite pixels take no part in the normalisation, and the
         MaxiMask network sees them as upstream fills them (NaN as 0,
         infinities clipped), the cosmic-ray networks as the median of their
-        neighbours (a frame without any finite pixel as zeros).  The
-        cosmic-ray networks take the data as given: electrons, except ADU
-        for ``"deepcr/decam"`` (`astromask.cosmicray_deepcr` converts with
-        the gain).
+        neighbours (a frame without any finite pixel as zeros).  For the
+        cosmic-ray networks the data are converted by their unit and
+        ``gain`` as `astromask.cosmicray_deepcr` does: to electrons, or to
+        ADU for the networks trained on ADU (``"deepcr/decam"`` and the
+        ``"decam-attention/..."`` networks).
     model : str, optional
-        ``"maximask"`` (default): the 14 contaminant classes.  A deepCR mask
+        ``"maximask"`` (default): the 14 contaminant classes.
+        ``"astromask/ground"``: astromask's combined cosmic-ray detector, the
+        default of `astromask.cosmicray_deepcr`.  A deepCR mask
         network, ``"deepcr/ACS-WFC"``, ``"deepcr/ACS-WFC-F606W-2-4"``,
         ``"deepcr/decam"`` or ``"deepcr/WFC3-UVIS"``, or a Cosmic-CoNN
         network, ``"cosmic-conn/ground_imaging"``, ``"cosmic-conn/NRES"`` or
@@ -175,6 +251,11 @@ def probabilities(
         Paillassa et al. (2020, sect. 5).  `None` (default) returns the
         network's raw output; ``"default"`` uses upstream's default priors; a
         dict such as ``{"CR": 0.01}`` changes some classes from the defaults.
+    gain : float or `~astropy.units.Quantity`, optional
+        Cosmic-ray networks only: electrons per data unit (a float means
+        electron / adu; default 1, as `ccdproc.cosmicray_lacosmic`).  Data
+        whose unit is already electrons take ``gain=1``; plain arrays count
+        as ADU.  MaxiMask normalises each frame and takes no gain.
     tiling : str, `~astromask.tiling.Tiling`, `~astromask.tiling.AutoTiling` or tuple
         Tile geometry.  For MaxiMask, ``"auto"`` (the default) cuts the
         frame into the fewest tiles of at most 1152 pixels, computing each
@@ -222,6 +303,10 @@ def probabilities(
                 "a cosmic-ray network"
             )
             raise ValueError(msg)
+        unit = getattr(data, "unit", None)
+        factor, _ = gain_factor(None if unit is None else u.Unit(unit), gain)
+        if zoo.cosmic_ray_spec(model).unit != "adu":
+            array = as_float32(array) * np.float32(factor)
         results = [
             cosmic_ray_probabilities(
                 as_float32(plane),
@@ -243,6 +328,9 @@ def probabilities(
             f"model: {model!r} is {kind} a model of probabilities; use 'maximask' or one "
             "of the cosmic-ray networks " + ", ".join(cosmic_ray_models())
         )
+        raise ValueError(msg)
+    if not (isinstance(gain, (int, float)) and not isinstance(gain, bool) and gain == 1):
+        msg = f"gain: MaxiMask normalises each frame and takes no gain; got {gain!r}, leave it at 1"
         raise ValueError(msg)
     prior_values = resolve_priors(priors)
     result = _predict(

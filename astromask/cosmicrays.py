@@ -17,7 +17,7 @@ import numpy as np
 from astromask import zoo
 from astromask.inference import check_batch_size, predict_unet
 from astromask.inpainting import inpaint_array
-from astromask.presets import MODELS, CosmicConnModel, DeepCRModel
+from astromask.presets import MODELS, CosmicConnModel, DeepCRModel, EnsembleModel
 from astromask.priors import balanced_probability
 from astromask.tiling import pad_to_multiple
 
@@ -26,6 +26,7 @@ __all__ = [
     "cosmic_conn_probabilities",
     "cosmic_ray_probabilities",
     "deepcr_probabilities",
+    "ensemble_probabilities",
     "standardize",
     "subtract_tile_median",
 ]
@@ -250,15 +251,86 @@ def cosmic_conn_probabilities(
     return out[pad[0] :, pad[1] :]
 
 
+def _logit(p):
+    """Logits of float32 probabilities, bounded where float32 reaches 0 or 1."""
+    p = np.clip(p.astype(np.float64), 1e-7, 1 - 1e-7)
+    return np.log(p) - np.log1p(-p)
+
+
+def ensemble_probabilities(image, bad=None, *, model="astromask/ground", **kwargs):
+    """Cosmic-ray probability of each pixel from a combination of networks.
+
+    The frame is mirrored by `EnsembleModel.pad` pixels on every side, so
+    that border pixels see surroundings like interior ones; each member
+    network of the ensemble (`astromask.presets.EnsembleModel`) runs on it
+    with its own input convention and default tiling
+    (`cosmic_ray_probabilities`), and the result is the probability of the
+    members' weighted mean logit.
+
+    Parameters
+    ----------
+    image : `numpy.ndarray`
+        2-D image in electrons.
+    bad : `numpy.ndarray`, optional
+        bool mask of pixels to ignore.
+    model : str, optional
+        An ensemble of the model table (`astromask.presets.ensembles`).
+    **kwargs
+        ``batch_size``, ``device``, ``progress``, ``precision``: passed to
+        every member (see `predict_unet`).
+
+    Returns
+    -------
+    probabilities : `numpy.ndarray`
+        float32 ``(ny, nx)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from astromask.cosmicrays import cosmic_ray_probabilities, ensemble_probabilities
+    >>> from astromask.simulate import simulated_frame
+    >>> ccd, truth = simulated_frame((64, 64), seed=1)
+    >>> p = ensemble_probabilities(ccd.data * 1.5)  # doctest: +REMOTE_DATA
+    >>> p.shape, p.dtype  # doctest: +REMOTE_DATA
+    ((64, 64), dtype('float32'))
+    """
+    spec = MODELS[model].spec if model in MODELS else None
+    if not isinstance(spec, EnsembleModel):
+        names = [n for n, p in MODELS.items() if p.family == "ensemble"]
+        msg = f"model: {model!r} is not an ensemble; choose among {', '.join(names)}"
+        raise ValueError(msg)
+    image = np.asarray(image, dtype=np.float32)
+    pad = min(spec.pad, *(n - 1 for n in image.shape))
+    padded = np.pad(image, pad, mode="reflect") if pad > 0 else image
+    padded_bad = None
+    if bad is not None:
+        padded_bad = np.pad(bad, pad, mode="reflect") if pad > 0 else bad
+    weights = np.ones(len(spec.members)) if spec.weights is None else np.asarray(spec.weights)
+    weights = weights / weights.sum()
+    total = 0.0
+    for member, weight in zip(spec.members, weights):
+        total = total + weight * _logit(
+            cosmic_ray_probabilities(padded, padded_bad, model=member, **kwargs)
+        )
+    out = (1 / (1 + np.exp(-total))).astype(np.float32)
+    return out[pad : pad + image.shape[0], pad : pad + image.shape[1]] if pad > 0 else out
+
+
 def cosmic_ray_probabilities(image, bad=None, *, model, tiling=None, **kwargs):
     """Cosmic-ray probabilities from any network of `astromask.presets.cosmic_ray_models`.
 
-    Dispatches to `deepcr_probabilities` or `cosmic_conn_probabilities`, with
+    Dispatches to `deepcr_probabilities`, `cosmic_conn_probabilities` or
+    `ensemble_probabilities`, with
     the model family's default tiling when ``tiling`` is `None`; other
     keyword arguments are passed on.  ``model`` may also be the path of a
     model written by `astromask.train`.
     """
     spec = zoo.cosmic_ray_spec(model)
+    if isinstance(spec, EnsembleModel):
+        if tiling is not None:
+            msg = "tiling: an ensemble runs each member with its own tiling; leave tiling=None"
+            raise ValueError(msg)
+        return ensemble_probabilities(image, bad, model=model, **kwargs)
     if zoo.is_trained_model(model):
         model = str(Path(model).resolve())
     if isinstance(spec, CosmicConnModel):

@@ -279,7 +279,7 @@ def cosmicray_file(
     output_dir=None,
     suffix=".clean",
     overwrite=False,
-    detector="deepcr/decam",
+    detector="astromask/ground",
     threshold=None,
     inpaint="deepcr/ACS-WFC-F606W-2-32",
     dilate=0,
@@ -339,7 +339,9 @@ def cosmicray_file(
         saturation = header_number(satlevel, lookup, "satlevel")
         if saturation is None and "SATURATE" in lookup:
             saturation = header_number("SATURATE", lookup, "satlevel")
-        ccd = CCDData(np.asarray(image.data), unit="adu")
+        # The header goes along: its TRIMSEC/DATASEC/BIASSEC keep overscan and
+        # unexposed rows out of the detection.
+        ccd = CCDData(np.asarray(image.data), unit="adu", meta=lookup)
         options = {
             "gain": gain_value,
             "satlevel": None if saturation is None else saturation * gain_value,

@@ -18,8 +18,9 @@ This module is plain data: it imports nothing from astromask (so
 ``tools/weights_mirror.py`` can load it alone), no numpy and no Keras.
 """
 
+import math
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 __all__ = [
     "FAMILIES",
@@ -27,13 +28,16 @@ __all__ = [
     "TASKS",
     "CosmicConnModel",
     "DeepCRModel",
+    "EnsembleModel",
     "Preset",
     "WeightFile",
     "cosmic_ray_models",
+    "ensembles",
     "inpainting_models",
     "model_spec",
     "model_table_rst",
     "preset",
+    "threshold_for_fpr",
 ]
 
 _GITHUB_URL = "https://github.com/{owner}/{repo}/raw/{commit}/{path}"
@@ -193,8 +197,57 @@ class CosmicConnModel:
     balanced_prior: float = 0.0
 
 
-FAMILIES = ("maximask", "maxitrack", "deepcr", "cosmic-conn")
-"""tuple of str: the network families; each has a builder and a converter in `astromask.zoo`."""
+@dataclass(frozen=True)
+class EnsembleModel:
+    """A cosmic-ray detector that combines networks of the model table.
+
+    Each member runs on the frame in its own way (its own unit, scaling and
+    tiling); the members' probabilities are combined as the mean of their
+    logits, weighted by ``weights``, and mapped back to a probability.
+
+    Parameters
+    ----------
+    members : tuple of str
+        Names of cosmic-ray networks of `MODELS` (not ensembles).
+    description : str
+        What the combination is for.
+    weights : tuple of float, optional
+        Weight of each member's logit (default equal weights).
+    unit : str
+        ``"electron"``: the unit the ensemble takes; members in ADU would
+        need the gain, so all members of astromask's ensembles take electrons.
+    kind : str
+        Always ``"mask"``.
+    sky : str
+        ``"each member's"``: every member handles the sky its own way.
+    pad : int
+        Pixels of mirrored frame added on every side before the members
+        run, and cut off after, so that pixels at the frame's borders see
+        the same kind of surroundings as interior pixels.
+
+    Examples
+    --------
+    >>> from astromask.presets import model_spec
+    >>> spec = model_spec("astromask/ground")
+    >>> spec.members
+    ('deepcr/ACS-WFC', 'deepcr/ACS-WFC-F606W-2-4')
+    >>> spec.unit, spec.kind
+    ('electron', 'mask')
+    """
+
+    members: tuple
+    description: str
+    weights: tuple = None
+    unit: str = "electron"
+    kind: str = "mask"
+    sky: str = "each member's"
+    pad: int = 16
+
+
+FAMILIES = ("maximask", "maxitrack", "deepcr", "cosmic-conn", "ensemble")
+"""tuple of str: the network families.  Each family but ``"ensemble"`` (a
+combination of networks of the other families) has a builder and a converter
+in `astromask.zoo`."""
 
 TASKS = {
     "flag": "MaxiMask's 14 contaminant classes",
@@ -233,6 +286,13 @@ class Preset:
         Default probability threshold of a cosmic-ray network.
     citation : str, optional
         The paper to cite.
+    calibration : tuple of (float, float), optional
+        ``(false-positive rate, threshold)`` pairs of a cosmic-ray network,
+        measured on astromask's own benchmark (``benchmarks/bench_cr_detectors.py``,
+        tuning split); `threshold_for_fpr` interpolates them, and
+        ``threshold="fpr:1e-4"`` of `astromask.cosmicray_deepcr` uses them.
+        Rates at which the network's probabilities saturate in float32 are
+        left out.
 
     Examples
     --------
@@ -251,6 +311,7 @@ class Preset:
     spec: object = None
     threshold: float = None
     citation: str = ""
+    calibration: tuple = ()
 
     def __post_init__(self):
         if self.family not in FAMILIES:
@@ -566,6 +627,70 @@ _ENTRIES = [
     ),
 ]
 
+# Thresholds at false-positive rates, measured by benchmarks/bench_cr_detectors.py
+# on its tuning split (real ground-based frames with real hits injected; the
+# frames' own hits excluded).  Rates at which a network's probability reaches
+# 1 in float32 cannot be told apart and are left out.
+_CALIBRATION = {
+    "deepcr/ACS-WFC": (
+        (1e-5, 0.9981), (3e-5, 0.9958), (1e-4, 0.9798), (3e-4, 0.7337),
+        (1e-3, 0.2275), (3e-3, 0.03658), (1e-2, 0.001794),
+    ),
+    "deepcr/ACS-WFC-F606W-2-4": (
+        (1e-5, 0.9901), (3e-5, 0.9597), (1e-4, 0.9014), (3e-4, 0.7847),
+        (1e-3, 0.5147), (3e-3, 0.182), (1e-2, 0.03084),
+    ),
+    "deepcr/decam": ((1e-3, 0.9991), (3e-3, 0.8192), (1e-2, 0.1667)),
+    "deepcr/WFC3-UVIS": (
+        (1e-5, 0.9642), (3e-5, 0.9387), (1e-4, 0.8802), (3e-4, 0.7598),
+        (1e-3, 0.5629), (3e-3, 0.3592), (1e-2, 0.1753),
+    ),
+    "cosmic-conn/ground_imaging": (
+        (1e-5, 0.9997), (3e-5, 0.9995), (1e-4, 0.999), (3e-4, 0.9652),
+        (1e-3, 0.02141), (3e-3, 0.0009168), (1e-2, 4.012e-05),
+    ),
+    "decam-attention/Att_Cosmic-CoNN": ((1e-2, 0.7221),),
+    "astromask/ground": (
+        (1e-5, 0.9254), (3e-5, 0.8668), (1e-4, 0.747), (3e-4, 0.5162),
+        (5e-4, 0.3809), (1e-3, 0.1925), (3e-3, 0.04005), (1e-2, 0.0036),
+    ),
+}  # fmt: skip
+
+_GROUND_FPR = 5e-4
+"""The false-positive rate `astromask/ground`'s default threshold is calibrated to."""
+
+
+def _ensemble(name, members, description, *, fpr):
+    """A combination of networks already in the table, with their files and licences."""
+    known = {entry.name: entry for entry in _ENTRIES}
+    entries = [known[m] for m in members]
+    licences = sorted({e.licence for e in entries})
+    threshold = dict(_CALIBRATION[name])[fpr]
+    return Preset(
+        name,
+        "ensemble",
+        "mask",
+        tuple(f for e in entries for f in e.files),
+        " AND ".join(licences),
+        description,
+        EnsembleModel(tuple(members), description),
+        threshold,
+        "; ".join(dict.fromkeys(e.citation for e in entries)),
+    )
+
+
+_ENTRIES.append(
+    _ensemble(
+        "astromask/ground",
+        ("deepcr/ACS-WFC", "deepcr/ACS-WFC-F606W-2-4"),
+        "astromask's default: mean logit of two deepCR networks, the best detector on "
+        "ground-based frames in astromask's benchmark; threshold at a false-positive "
+        "rate of 5e-4 there",
+        fpr=_GROUND_FPR,
+    )
+)
+_ENTRIES = [replace(e, calibration=_CALIBRATION.get(e.name, ())) for e in _ENTRIES]
+
 MODELS = {entry.name: entry for entry in _ENTRIES}
 """dict of str to `Preset`: THE model table, in the order the docs list it."""
 
@@ -604,22 +729,87 @@ def model_spec(name):
     return spec
 
 
+def threshold_for_fpr(name, fpr):
+    """The probability threshold of a cosmic-ray network at a false-positive rate.
+
+    Interpolated (linear in the logarithm of the rate and in the logit of the
+    threshold) between the rates of the network's `Preset.calibration`,
+    which were measured on astromask's benchmark frames.  On other frames
+    the rate obtained differs (by a factor of about 0.3 to 1.2 for
+    ``astromask/ground`` on the benchmark's held-out frames, more for the
+    single networks); calibrate on your own frames for an exact rate (see
+    :doc:`/cosmicrays`).
+
+    Parameters
+    ----------
+    name : str
+        A cosmic-ray network of `MODELS`.
+    fpr : float
+        Target fraction of clean pixels flagged, within the calibrated range.
+
+    Examples
+    --------
+    >>> from astromask.presets import threshold_for_fpr
+    >>> threshold_for_fpr("astromask/ground", 1e-3)
+    0.1925
+    >>> 0.1925 < threshold_for_fpr("astromask/ground", 5e-4) < 0.5162
+    True
+    """
+    entry = preset(name)
+    points = entry.calibration
+    if not points:
+        msg = (
+            f"threshold: {name!r} has no false-positive-rate calibration; give a "
+            "probability, or use one of " + ", ".join(n for n, p in MODELS.items() if p.calibration)
+        )
+        raise ValueError(msg)
+    rates = [r for r, _ in points]
+    if not (isinstance(fpr, (int, float)) and rates[0] <= fpr <= rates[-1]):
+        msg = (
+            f"threshold: a false-positive rate for {name} must lie in "
+            f"[{rates[0]:g}, {rates[-1]:g}], the calibrated range; got {fpr!r}"
+        )
+        raise ValueError(msg)
+    if len(points) == 1:
+        return points[0][1]
+    k = next(k for k in range(len(points) - 1) if points[k][0] <= fpr <= points[k + 1][0])
+    (r0, t0), (r1, t1) = points[k], points[k + 1]
+    if fpr in (r0, r1):
+        return t0 if fpr == r0 else t1
+    w = (math.log(fpr) - math.log(r0)) / (math.log(r1) - math.log(r0))
+    z0, z1 = (math.log(t / (1 - t)) for t in (t0, t1))
+    return 1 / (1 + math.exp(-(z0 + w * (z1 - z0))))
+
+
 def cosmic_ray_models():
     """Return ``{name: spec}`` of every cosmic-ray probability network.
 
-    The deepCR mask networks and the networks of Cosmic-CoNN's architecture;
-    each spec has a ``unit`` and a ``description``.
+    The deepCR mask networks, the networks of Cosmic-CoNN's architecture and
+    astromask's combinations of them (`ensembles`); each spec has a ``unit``
+    and a ``description``.
 
     Examples
     --------
     >>> from astromask.presets import cosmic_ray_models
     >>> models = cosmic_ray_models()
-    >>> len(models), list(models)[:2]
-    (11, ['deepcr/ACS-WFC', 'deepcr/ACS-WFC-F606W-2-4'])
+    >>> len(models), list(models)[:2], list(models)[-1]
+    (12, ['deepcr/ACS-WFC', 'deepcr/ACS-WFC-F606W-2-4'], 'astromask/ground')
     >>> models["deepcr/decam"].unit
     'adu'
     """
     return {name: p.spec for name, p in MODELS.items() if p.task == "mask"}
+
+
+def ensembles():
+    """Return ``{name: spec}`` of the cosmic-ray detectors that combine networks.
+
+    Examples
+    --------
+    >>> from astromask.presets import ensembles
+    >>> list(ensembles())
+    ['astromask/ground']
+    """
+    return {name: p.spec for name, p in MODELS.items() if p.family == "ensemble"}
 
 
 def inpainting_models():

@@ -4,10 +4,13 @@ from pathlib import Path
 
 import numpy as np
 from astropy.io import fits
+from astropy.stats import sigma_clipped_stats
 
 from astromask.simulate import _frame_hits
 
 REALDATA = Path(__file__).resolve().parents[2] / "shared" / "realdata"
+
+LSST_HITS = "imsim_cosmic_rays_itl_2017_half.fits.gz"
 
 
 def _section(text):
@@ -18,12 +21,25 @@ def _section(text):
     return slice(y0 - 1, y1), slice(x0 - 1, x1)
 
 
-def frames(folder=REALDATA, *, tracking=False):
+def estimated_gain(image):
+    """Electrons per ADU of a sky-dominated frame without a GAIN keyword.
+
+    Poisson statistics: the clipped sky level over its variance, bounded to
+    [1, 20] (read noise and flat-fielding make the estimate a lower bound).
+    """
+    _, median, std = sigma_clipped_stats(image, sigma=3)
+    return float(np.clip(median / std**2, 1.0, 20.0))
+
+
+def frames(folder=REALDATA, *, tracking=False, more=False):
     """Yield ``(name, electrons, gain)`` for every frame with stars.
 
     Overscan levels are removed and the header gain applied; ``gain`` is
     that factor (electrons per ADU).  ``tracking=True`` adds the LCO 0.4 m
     frame, whose stars are short trails and which has many cosmic rays.
+    ``more=True`` adds the HSC, KPNO, YSTAR and Bok frames (HSC is in
+    electrons; the others have no GAIN keyword, so theirs is estimated from
+    the sky's Poisson noise, `estimated_gain`).
     """
     folder = Path(folder)
     with fits.open(folder / "saao1m_ste3_raw.fits") as hdul:
@@ -44,6 +60,44 @@ def frames(folder=REALDATA, *, tracking=False):
         with fits.open(folder / "lco04m_kb29_banzai.fits.fz") as hdul:
             h = hdul["SCI"].header
             yield "lco04m", hdul["SCI"].data.astype(np.float64) * h["GAIN"], h["GAIN"]
+    if more:
+        yield "hsc", fits.getdata(folder / "hsc_crs_300x300.fits").astype(np.float64), 1.0
+        for name, file in (
+            ("kpno", "kpno_m51_iraf_dpix.fits"),
+            ("ystar", "ystar_saao_streak_long.fits"),
+        ):
+            adu = fits.getdata(folder / file).astype(np.float64)
+            gain = estimated_gain(adu)
+            yield name, adu * gain, gain
+        with fits.open(folder / "ksb_170430_055945_ooi_r_ls9.CCD4.fits") as hdul:
+            adu = hdul[1].data.astype(np.float64) * hdul[0].header["EXPTIME"]  # counts/s
+            gain = estimated_gain(adu)
+            yield "bok", adu * gain, gain
+
+
+def lsst_hits(folder=REALDATA):
+    """The LSST dark-frame cosmic-ray footprints as ``{fp_id: values}`` (electrons).
+
+    The table's row spans (``x0``, ``y0``, ``pixel_values`` along x) are
+    assembled into one 2-D array per footprint, 0 outside it.
+    """
+    table = fits.getdata(Path(folder) / LSST_HITS, "COSMIC_RAYS")
+    spans = {}
+    for fp_id, x0, y0, values in zip(
+        table["fp_id"], table["x0"], table["y0"], table["pixel_values"]
+    ):
+        spans.setdefault(int(fp_id), []).append((int(x0), int(y0), np.asarray(values, float)))
+    hits = {}
+    for fp_id, rows in spans.items():
+        x_min = min(x for x, _, _ in rows)
+        y_min = min(y for _, y, _ in rows)
+        nx = max(x + len(v) for x, _, v in rows) - x_min
+        ny = max(y for _, y, _ in rows) - y_min + 1
+        hit = np.zeros((ny, nx))
+        for x, y, values in rows:
+            hit[y - y_min, x - x_min : x - x_min + len(values)] += values
+        hits[fp_id] = np.clip(hit, 0, None)
+    return hits
 
 
 def find_hits(image):

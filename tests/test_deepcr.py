@@ -107,7 +107,12 @@ def test_decam_cutouts_against_the_pipeline(realdata, band):
     assert ccd.shape[1] % 4  # padded: the case the mirrored padding is for
     gain = header["GAINA"]
     out = astromask.cosmicray_deepcr(
-        ccd, gain=gain, readnoise=header["RDNOISEA"], satlevel=header["SATURATE"] * gain
+        ccd,
+        gain=gain,
+        readnoise=header["RDNOISEA"],
+        satlevel=header["SATURATE"] * gain,
+        model="deepcr/decam",
+        threshold=0.5,
     )
     tracks, n = ndimage.label(truth, structure=np.ones((3, 3)))
     assert n == 1 and (out.mask & truth).sum() >= 0.3 * truth.sum()

@@ -79,7 +79,13 @@ def test_without_the_entry_none_of_them_has_it():
 def test_every_entry_is_complete():
     for name, entry in presets.MODELS.items():
         assert entry.name == name
-        assert entry.family in zoo.FAMILIES
+        if entry.family == "ensemble":
+            # Built from other entries: their files, no builder of its own.
+            members = [presets.MODELS[m] for m in entry.spec.members]
+            assert all(m.task == "mask" and m.family in zoo.FAMILIES for m in members)
+            assert entry.files == tuple(f for m in members for f in m.files)
+        else:
+            assert entry.family in zoo.FAMILIES
         assert entry.licence and entry.description and entry.citation
         assert all(len(f.sha256) == 64 and f.size > 0 for f in entry.files)
         if entry.task == "mask":
@@ -87,6 +93,45 @@ def test_every_entry_is_complete():
             assert entry.unit in ("adu", "electron")
     licences = {entry.licence for entry in presets.MODELS.values()}
     assert "none stated" in licences  # the DECam networks of Bhavanam et al.
+
+
+def test_the_default_detector_has_licensed_weights_only():
+    import inspect
+
+    import astromask
+
+    default = inspect.signature(astromask.cosmicray_deepcr).parameters["model"].default
+    entry = presets.MODELS[default]
+    assert entry.family == "ensemble"
+    for member in entry.spec.members:
+        assert presets.MODELS[member].licence not in ("", "none stated")
+    assert "none stated" not in entry.licence
+
+
+def test_calibrations_are_ordered():
+    calibrated = [e for e in presets.MODELS.values() if e.calibration]
+    assert "astromask/ground" in [e.name for e in calibrated]
+    for entry in calibrated:
+        assert entry.task == "mask"
+        rates = [r for r, _ in entry.calibration]
+        thresholds = [t for _, t in entry.calibration]
+        assert rates == sorted(rates) and len(set(rates)) == len(rates)
+        assert thresholds == sorted(thresholds, reverse=True)
+        assert all(0 < t < 1 for t in thresholds)
+    ground = presets.MODELS["astromask/ground"]
+    assert ground.threshold == presets.threshold_for_fpr("astromask/ground", 5e-4)
+
+
+def test_threshold_for_fpr_interpolates_and_refuses():
+    points = dict(presets.MODELS["astromask/ground"].calibration)
+    assert presets.threshold_for_fpr("astromask/ground", 1e-4) == points[1e-4]
+    middle = presets.threshold_for_fpr("astromask/ground", 2e-4)
+    assert points[3e-4] < middle < points[1e-4]
+    for bad in (1e-9, 0.5, "1e-4", None):
+        with pytest.raises(ValueError, match="threshold: a false-positive rate"):
+            presets.threshold_for_fpr("astromask/ground", bad)
+    with pytest.raises(ValueError, match="no false-positive-rate calibration"):
+        presets.threshold_for_fpr("cosmic-conn/NRES", 1e-3)
 
 
 def test_a_preset_is_checked():
