@@ -65,18 +65,18 @@ import numpy as np
 from astropy import units as u
 from astropy.nddata import CCDData, InverseVariance, StdDevUncertainty, VarianceUncertainty
 from astropy.utils.exceptions import AstropyUserWarning
-from ccdproc.utils.slices import slice_from_string
 from scipy import ndimage
 
 from astromask import classes as class_table
 from astromask import inference, inpainting, preprocess, zoo
 from astromask._validate import as_float32, as_image, as_mask
-from astromask.core import copy_ccddata, gain_factor
+from astromask.core import copy_ccddata, gain_factor, resolve_background
 from astromask.cosmicrays import cosmic_ray_probabilities
+from astromask.io.sections import detection_region
 from astromask.presets import MODELS, threshold_for_fpr
 from astromask.priors import apply_priors
 
-__all__ = ["cosmicray_deepcr", "cosmicray_maximask", "detection_region", "resolve_threshold"]
+__all__ = ["cosmicray_deepcr", "cosmicray_maximask", "resolve_threshold"]
 
 # L.A. Cosmic's tuning arguments and ccdproc's defaults: accepted, and ignored
 # (a network has no Laplacian detector to tune); a value other than these
@@ -175,7 +175,7 @@ def resolve_threshold(model, threshold):
     >>> resolve_threshold("deepcr/decam", None), resolve_threshold("deepcr/decam", 0.3)
     (0.5, 0.3)
     >>> resolve_threshold("astromask/ground", "fpr:1e-3")
-    0.1925
+    0.1924
     >>> resolve_threshold("deepcr/decam", "0.5")
     Traceback (most recent call last):
     ...
@@ -207,122 +207,6 @@ def resolve_threshold(model, threshold):
         f"'fpr:1e-4'), got {threshold!r}"
     )
     raise ValueError(msg)
-
-
-def _section_slices(text, shape, name):
-    """A FITS section string ``[x0:x1,y0:y1]`` as numpy slices inside ``shape``, or `None`."""
-    try:
-        region = slice_from_string(str(text), fits_convention=True)
-    except (ValueError, IndexError) as err:
-        raise ValueError(
-            f"{name}: {text!r} is not a FITS section such as '[1:512,1:512]' ({err})"
-        ) from None
-    if len(region) != 2 or any(
-        r.step not in (None, 1) or r.start < 0 or r.stop > n or r.stop - r.start < 2
-        for r, n in zip(region, shape)
-    ):
-        return None
-    return region
-
-
-def _exposed(electrons, region, bias):
-    """Shrink ``region`` past unexposed rows and columns at its borders.
-
-    A border row (column) is unexposed when its median is nearer the bias
-    level ``bias`` (electrons; from the header's BIASSEC) than the median of
-    the whole region: the rows that a TRIMSEC keeps but the shutter never
-    lit (8 rows of the SAAO frame of ``../shared/realdata``).  At most a
-    tenth of each side is dropped.
-    """
-    box = electrons[region]
-    level = np.nanmedian(box)
-    if not np.isfinite(level) or not np.isfinite(bias):
-        return region
-    cut = (level + bias) / 2
-    if level <= bias:
-        return region
-    bounds = []
-    for axis, r in enumerate(region):
-        lines = np.nanmedian(box, axis=1 - axis)
-        limit = max(1, len(lines) // 10)
-        lo = 0
-        while lo < limit and lines[lo] < cut:
-            lo += 1
-        hi = len(lines)
-        while len(lines) - hi < limit and lines[hi - 1] < cut:
-            hi -= 1
-        bounds.append(slice(r.start + lo, r.start + hi))
-    return tuple(bounds)
-
-
-def detection_region(header, shape, electrons=None, *, section="header"):
-    """The part of a frame where cosmic rays are looked for, as numpy slices.
-
-    Raw frames carry overscan and unexposed pixels beside the data; a
-    network sees their edges as sharp features.  With ``section="header"``
-    the header's ``TRIMSEC`` (else ``DATASEC``) gives the data section when
-    it lies inside the array and is smaller than it (a frame already trimmed
-    keeps its keywords but not their pixels); with ``BIASSEC`` also in the
-    header, unexposed rows and columns at the section's borders are left out
-    too (see ``electrons``).  ``section`` may also be a FITS section string,
-    ``"[x0:x1,y0:y1]"`` (1-based, inclusive), or `None` for the whole frame.
-
-    Parameters
-    ----------
-    header : dict-like or None
-        The frame's header (``ccd.meta``).
-    shape : tuple of int
-        The frame's shape.
-    electrons : `numpy.ndarray`, optional
-        The frame, to find unexposed borders (skipped without it).
-    section : "header", str or None
-        See above.
-
-    Returns
-    -------
-    region : tuple of slice
-
-    Examples
-    --------
-    >>> from astromask.ccdproc_compat import detection_region
-    >>> detection_region({"DATASEC": "[1:512,1:500]"}, (510, 540))
-    (slice(0, 500, None), slice(0, 512, None))
-    >>> detection_region({"DATASEC": "[1:512,1:500]"}, (500, 512))  # trimmed already
-    (slice(0, 500, None), slice(0, 512, None))
-    >>> detection_region({}, (8, 8), section="[2:7,1:8]")
-    (slice(0, 8, None), slice(1, 7, None))
-    """
-    whole = (slice(0, shape[0]), slice(0, shape[1]))
-    header = header or {}
-    if section is None:
-        return whole
-    if isinstance(section, str) and section != "header":
-        region = _section_slices(section, shape, "section")
-        if region is None:
-            msg = f"section: {section!r} does not lie inside the frame of shape {shape}"
-            raise ValueError(msg)
-        return region
-    if section != "header":
-        msg = f"section: expected 'header', None or a FITS section string, got {section!r}"
-        raise ValueError(msg)
-    region = whole
-    for key in ("TRIMSEC", "DATASEC"):
-        if key in header:
-            try:
-                found = _section_slices(header[key], shape, key)
-            except ValueError:
-                found = None  # an unreadable keyword is not the user's argument
-            if found is not None and found != whole:
-                region = found
-                break
-    if electrons is not None and region != whole and "BIASSEC" in header:
-        try:
-            bias_region = _section_slices(header["BIASSEC"], shape, "BIASSEC")
-        except ValueError:
-            bias_region = None
-        if bias_region is not None:
-            region = _exposed(electrons, region, float(np.nanmedian(electrons[bias_region])))
-    return region
 
 
 def _cosmicray(
@@ -443,7 +327,7 @@ _COMMON_DOC = """
         no detections; the whole frame when the header has no section or
         the frame is already trimmed.  A FITS section ``"[x0:x1,y0:y1]"``;
         or `None`, the whole frame.  Pixels outside are neither flagged nor
-        changed.  See `detection_region`.
+        changed.  See `astromask.io.sections.detection_region`.
 """
 
 _RETURNS_DOC = """
@@ -657,7 +541,7 @@ def cosmicray_maximask(
 
     def detect(electrons, bad, factor):
         probs = inference.predict_image(
-            preprocess.normalize(electrons, bad),
+            preprocess.normalize(electrons, bad, background=resolve_background(None, tiling)),
             model="maximask",
             tiling=tiling,
             batch_size=batch_size,

@@ -12,7 +12,7 @@ from types import SimpleNamespace
 
 import numpy as np
 from astropy.io import fits
-from astropy.nddata import CCDData
+from astropy.nddata import CCDData, NDData
 
 from astromask import classes as class_table
 from astromask import core, inference
@@ -51,8 +51,16 @@ class FlagError(Exception):
     """
 
 
-def _flag_hdu(data, classes_index, opts):
-    """The output array and header cards of one image HDU."""
+def _flag_hdu(data, classes_index, opts, header=None):
+    """The output array and header cards of one image HDU.
+
+    ``header`` (the HDU's) goes along so that the data section of a raw
+    frame is what gets flagged (`astromask.io.sections.detection_region`).
+    """
+    array = np.asarray(data)
+    region = core.resolve_region(NDData(array, meta=header), array, "auto", opts.tiling)
+    if header is not None:
+        data = NDData(array, meta=header)
     options = {
         "batch_size": opts.batch_size,
         "device": opts.device,
@@ -67,7 +75,8 @@ def _flag_hdu(data, classes_index, opts):
         opts.thresholds,
         precision=opts.precision,
         tiling=opts.tiling,
-        shape=np.shape(data),
+        shape=(region[0].stop - region[0].start, region[1].stop - region[1].start),
+        region=region,
     )
     if opts.single_mask:
         out = core.flag(
@@ -221,7 +230,7 @@ def flag_file(
     def process(hdul, index, output_hdul):
         hdu = hdul[index]
         try:
-            result, cards = _flag_hdu(hdu.data, classes_index, opts)
+            result, cards = _flag_hdu(hdu.data, classes_index, opts, hdu.header)
         except (ValueError, TypeError) as err:
             raise Failure(f"HDU {index}: {err}") from err
         header = fits.Header()
@@ -412,7 +421,13 @@ def track_file(path, hdu=None, *, prior=0.05, batch_size=None, device=None, skip
             planes = [data] if data.ndim == 2 else list(data)
             for plane_number, plane in enumerate(planes):
                 try:
-                    score = tracking_score(plane, prior=prior, batch_size=batch_size, device=device)
+                    # The header goes along: the raw frame's data section is scored.
+                    score = tracking_score(
+                        NDData(plane, meta=hdul[index].header),
+                        prior=prior,
+                        batch_size=batch_size,
+                        device=device,
+                    )
                 except ValueError as err:  # too small: so are the other planes
                     passed.append((index, str(err)))
                     break

@@ -15,8 +15,20 @@ images and to masked pixels:
    edge-padded by one mesh and median-filtered (3x3), and a bicubic spline
    interpolates background and sigma maps at every pixel.  Upstream's median
    filter pads with zeros, so the four corners of the padded grid drop
-   towards 0 and the maps dip within about 100 px of the image corners; this
-   is kept, since the network's results depend on it.
+   towards 0 and the maps dip within about 100 px of the image corners.
+
+Two estimates share these steps (``background=`` of `normalize`):
+
+``"maximask"``
+    Upstream's, zero corners included: the parity mode
+    (``tiling="maximask"`` in `astromask.flag`), bit for bit.
+``"astromask"``
+    The default of every other mode.  The mesh grid is median-filtered with
+    its edge values repeated instead of zeros, so the maps do not dip at the
+    corners (on pure sky noise upstream's dip made 17.5 % of a 512x512
+    frame BBG, 27 % with a 2500 ADU bias pedestal, whose level the dip
+    scales with), and constant rows and columns (blank, zero-filled)
+    take no part in the statistics.
 
 Images with fewer than 200 px along an axis use one mesh spanning that axis,
 and the spline degree drops to what the number of meshes allows; images with
@@ -34,7 +46,7 @@ import math
 import numpy as np
 from scipy import interpolate, ndimage, signal
 
-__all__ = ["background_maps", "normalize"]
+__all__ = ["BACKGROUNDS", "background_maps", "check_background", "normalize"]
 
 CLIP_LOW, CLIP_HIGH = -500.0, 80000.0
 MESH_SIZE = 200
@@ -126,17 +138,40 @@ _ROWS_PER_BAND = 256
 map is never made in `normalize`, and never in float64."""
 
 
-def _spline(grid, mesh_h, mesh_w, height, width):
+BACKGROUNDS = ("astromask", "maximask")
+"""tuple of str: the background estimates of `normalize` (see the module's docstring)."""
+
+
+def check_background(background):
+    """Return ``background`` if it is one of `BACKGROUNDS`, else raise a `ValueError` naming it.
+
+    Examples
+    --------
+    >>> from astromask.preprocess import check_background
+    >>> check_background("maximask")
+    'maximask'
+    >>> check_background("sextractor")
+    Traceback (most recent call last):
+    ...
+    ValueError: background: expected one of astromask, maximask, got 'sextractor'
+    """
+    if not isinstance(background, str) or background not in BACKGROUNDS:
+        msg = f"background: expected one of {', '.join(BACKGROUNDS)}, got {background!r}"
+        raise ValueError(msg)
+    return background
+
+
+def _spline(grid, mesh_h, mesh_w, height, width, background="maximask"):
     """Median-filter a mesh grid and fit the spline that interpolates it."""
     grid = _clean_grid(grid)
     padded = np.pad(grid, 1, mode="edge")
     n_y, n_x = grid.shape
-    if n_y >= 2 and n_x >= 2:
+    if n_y >= 2 and n_x >= 2 and background == "maximask":
         # Upstream's filter, zero-padded: the padded grid's corners drop
         # towards 0.  Kept for parity (the network was used that way).
         padded = signal.medfilt(padded, 3)
     else:
-        # Images under 400 px (astromask's extension): no zero corners.
+        # astromask's estimate, and images under 400 px: no zero corners.
         padded = ndimage.median_filter(padded, size=3, mode="nearest")
     y = (height % mesh_h) // 2 + mesh_h / 2 + mesh_h * np.arange(-1, n_y + 1)
     x = (width % mesh_w) // 2 + mesh_w / 2 + mesh_w * np.arange(-1, n_x + 1)
@@ -152,7 +187,7 @@ class _Background:
     the maps equal the whole-frame evaluation bit for bit.
     """
 
-    def __init__(self, image, mask, mesh_size):
+    def __init__(self, image, mask, mesh_size, background="maximask"):
         self.height, self.width = image.shape
         mesh_h, mesh_w = min(mesh_size, self.height), min(mesh_size, self.width)
         back_grid, sigma_grid = _mesh_grid(image, mask, mesh_h, mesh_w)
@@ -160,8 +195,8 @@ class _Background:
         floor = np.median(sigma_grid[positive]) if positive.any() else 1.0
         self.floor = np.float32(floor if math.isfinite(floor) else 1.0)
         shape = (mesh_h, mesh_w, self.height, self.width)
-        self.back = _spline(back_grid, *shape)
-        self.sigma = _spline(sigma_grid, *shape)
+        self.back = _spline(back_grid, *shape, background)
+        self.sigma = _spline(sigma_grid, *shape, background)
         self.columns = np.arange(self.width)
 
     def bands(self):
@@ -177,7 +212,16 @@ class _Background:
             yield rows, background, sigma
 
 
-def background_maps(image, mask=None, *, mesh_size=MESH_SIZE):
+def _constant_lines(image):
+    """Pixels of rows and columns whose values are all equal (blank, zero-filled)."""
+    rows = np.ptp(image, axis=1) == 0
+    columns = np.ptp(image, axis=0) == 0
+    if not rows.any() and not columns.any():
+        return None
+    return rows[:, None] | columns[None, :]
+
+
+def background_maps(image, mask=None, *, mesh_size=MESH_SIZE, background="maximask"):
     """Estimate the background and background-noise maps of a 2-D image.
 
     Parameters
@@ -188,13 +232,16 @@ def background_maps(image, mask=None, *, mesh_size=MESH_SIZE):
         Pixels to leave out of the statistics.
     mesh_size : int, optional
         Mesh size in pixels.
+    background : {"maximask", "astromask"}, optional
+        Upstream's estimate (the default here, for parity) or astromask's
+        (see the module's docstring).
 
     Returns
     -------
     background, sigma : `numpy.ndarray`
         float32 maps of the image's shape; ``sigma`` is strictly positive.
     """
-    model = _Background(image, mask, mesh_size)
+    model = _Background(image, mask, mesh_size, check_background(background))
     background = np.empty(image.shape, dtype=np.float32)
     sigma = np.empty(image.shape, dtype=np.float32)
     for rows, back_band, sigma_band in model.bands():
@@ -203,7 +250,7 @@ def background_maps(image, mask=None, *, mesh_size=MESH_SIZE):
     return background, sigma
 
 
-def normalize(image, mask=None):
+def normalize(image, mask=None, *, background="astromask"):
     """Normalise a 2-D image the way MaxiMask's networks expect.
 
     Parameters
@@ -213,6 +260,11 @@ def normalize(image, mask=None):
     mask : array-like of bool, optional
         Pixels left out of the background statistics (True = bad).
         Non-finite pixels are always left out.
+    background : {"astromask", "maximask"}, optional
+        ``"astromask"`` (default): the background and noise maps do not dip
+        at the corners, and constant rows and columns are left out of the
+        statistics.  ``"maximask"``: upstream MaxiMask's estimate, number for
+        number (the parity mode).
 
     Returns
     -------
@@ -222,6 +274,7 @@ def normalize(image, mask=None):
         besides the result only the mask takes memory in proportion to the
         frame).
     """
+    check_background(background)
     with np.errstate(over="ignore"):  # values beyond float32 become +-inf, then clipped
         image = np.array(image, dtype=np.float32)  # a copy, native byte order
     bad = ~np.isfinite(image)
@@ -229,10 +282,14 @@ def normalize(image, mask=None):
     np.clip(image, CLIP_LOW, CLIP_HIGH, out=image)
     if mask is not None:
         bad |= np.asarray(mask, dtype=bool)
+    if background == "astromask":
+        constant = _constant_lines(image)
+        if constant is not None and not (bad | constant).all():
+            bad |= constant
     mask = bad if bad.any() else None
     del bad
-    for rows, background, sigma in _Background(image, mask, MESH_SIZE).bands():
+    for rows, back, sigma in _Background(image, mask, MESH_SIZE, background).bands():
         band = image[rows]
-        band -= background
+        band -= back
         band /= sigma
     return image

@@ -8,8 +8,9 @@ from astropy.nddata import CCDData
 from ccdproc import cosmicray_lacosmic
 
 import astromask
-from astromask.ccdproc_compat import detection_region, resolve_threshold
+from astromask.ccdproc_compat import resolve_threshold
 from astromask.cosmicrays import cosmic_ray_probabilities
+from astromask.io.sections import detection_region
 from astromask.presets import MODELS, threshold_for_fpr
 from astromask.simulate import simulated_frame
 from tests.conftest import run_cli
@@ -93,8 +94,9 @@ def test_threshold_by_false_positive_rate(frame):
     for bad in ("fpr:x", "0.5", "fpr:1e-12", 2, True):
         with pytest.raises(ValueError, match="threshold"):
             astromask.cosmicray_deepcr(ccd, gain=1.5, threshold=bad, inpaint=None)
-    with pytest.raises(ValueError, match="no false-positive-rate calibration"):
-        astromask.cosmicray_deepcr(ccd, model="cosmic-conn/NRES", threshold="fpr:1e-3")
+    # A network whose probabilities saturate is calibrated at high rates only.
+    with pytest.raises(ValueError, match=r"must lie in \[0.01, 0.01\]"):
+        astromask.cosmicray_deepcr(ccd, model="decam-attention/Att_deepCR", threshold="fpr:1e-3")
 
 
 def _border(shape, region, width=3):
@@ -137,6 +139,9 @@ def test_detection_region_reads_the_header(realdata):
     assert detection_region(header, data.shape, section=None) == (slice(0, 520), slice(0, 536))
     trimmed = data[:512, 16:528]  # keywords kept, pixels gone: the whole frame
     assert detection_region(header, trimmed.shape, trimmed) == (slice(0, 512), slice(0, 512))
+    # Trimmed with its TRIMSEC, the 8 unexposed rows stay: found without BIASSEC.
+    with_blank = data[:520, 16:528]
+    assert detection_region({}, with_blank.shape, with_blank) == (slice(0, 512), slice(0, 512))
     with pytest.raises(ValueError, match="section: 'x' is not a FITS section"):
         detection_region(header, data.shape, section="x")
     with pytest.raises(ValueError, match="does not lie inside the frame"):

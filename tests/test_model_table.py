@@ -122,7 +122,7 @@ def test_calibrations_are_ordered():
     assert ground.threshold == presets.threshold_for_fpr("astromask/ground", 5e-4)
 
 
-def test_threshold_for_fpr_interpolates_and_refuses():
+def test_threshold_for_fpr_interpolates_and_refuses(new_networks):
     points = dict(presets.MODELS["astromask/ground"].calibration)
     assert presets.threshold_for_fpr("astromask/ground", 1e-4) == points[1e-4]
     middle = presets.threshold_for_fpr("astromask/ground", 2e-4)
@@ -131,7 +131,7 @@ def test_threshold_for_fpr_interpolates_and_refuses():
         with pytest.raises(ValueError, match="threshold: a false-positive rate"):
             presets.threshold_for_fpr("astromask/ground", bad)
     with pytest.raises(ValueError, match="no false-positive-rate calibration"):
-        presets.threshold_for_fpr("cosmic-conn/NRES", 1e-3)
+        presets.threshold_for_fpr(NEW_MASK.name, 1e-3)
 
 
 def test_a_preset_is_checked():

@@ -11,12 +11,35 @@ def _sky(shape, level=1000.0, noise=20.0, seed=0):
 
 def test_flat_sky_normalises_to_unit_noise():
     image = _sky((600, 700))
-    out = normalize(image)
+    out = normalize(image, background="maximask")
     assert out.dtype == np.float32
     # Away from the corners, where upstream's zero-padded median filter dips.
     centre = out[150:-150, 150:-150]
     assert abs(float(np.median(centre))) < 0.05
     assert abs(float(np.std(centre)) - 1) < 0.05
+
+
+@pytest.mark.parametrize("pedestal", [0.0, 2500.0])
+@pytest.mark.parametrize("size", [512, 1024])
+def test_astromask_background_does_not_dip_at_the_corners(size, pedestal):
+    # Upstream's zero-padded median filter pulls the maps towards 0 near the
+    # corners, by an amount that grows with the level (a bias pedestal).
+    image = _sky((size, size)) + np.float32(pedestal)
+    ours = normalize(image)
+    for corner in (ours[:64, :64], ours[:64, -64:], ours[-64:, :64], ours[-64:, -64:]):
+        assert abs(float(np.median(corner))) < 0.1
+        assert abs(float(np.std(corner)) - 1) < 0.1
+    upstream = normalize(image, background="maximask")
+    assert float(np.median(upstream[:64, :64])) > 1  # the dip, kept for parity
+
+
+def test_blank_lines_take_no_part_in_the_statistics():
+    image = _sky((600, 600))
+    image[:, :40] = 0.0  # zero-filled columns
+    out = normalize(image)[:, 40:]
+    assert abs(float(np.median(out))) < 0.05 and abs(float(np.std(out)) - 1) < 0.05
+    with pytest.raises(ValueError, match="background: expected one of astromask, maximask"):
+        normalize(image, background="median")
 
 
 def test_gradient_is_removed():

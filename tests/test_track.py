@@ -20,7 +20,9 @@ def test_scores_match_upstream_maxitrack(upstream, realdata, filename):
     reference = upstream(f"track:{filename}")
     scores = {}
     for index in reference["hdus"]:
-        scores[int(index)] = astromask.tracking_score(fits.getdata(realdata / filename, index))
+        scores[int(index)] = astromask.tracking_score(
+            fits.getdata(realdata / filename, index), background="maximask", section=None
+        )
     file_score = float(np.mean(list(scores.values())))
     print(
         f"\n[{keras.backend.backend()}] {filename}: astromask {file_score:.4f}, "
@@ -32,6 +34,18 @@ def test_scores_match_upstream_maxitrack(upstream, realdata, filename):
     )
     assert abs(file_score - reference["file_score"]) <= 0.01
     np.testing.assert_allclose(list(scores.values()), reference["hdu_scores"], atol=0.01)
+
+
+def test_blank_rows_do_not_decide_the_score(realdata):
+    # The SAAO frame trimmed with its TRIMSEC keeps 8 unexposed rows; with
+    # upstream's whole-frame estimate they made the score 0.44.
+    with fits.open(realdata / "saao1m_ste3_raw.fits") as hdul:
+        raw, header = hdul[0].data.astype(np.float32), hdul[0].header
+    trimmed = raw[:, 16:528] - np.median(raw[:, 3:13])
+    without = astromask.tracking_score(trimmed[:512])
+    assert without < 0.05
+    assert abs(astromask.tracking_score(trimmed) - without) < 0.02
+    assert abs(astromask.tracking_score(CCDData(raw, unit="adu", meta=header)) - without) < 0.02
 
 
 def test_trailed_frame_scores_high_and_others_low(realdata):

@@ -8,6 +8,9 @@
 ``reading``
     Opening an input read-only, with one clear `Failure` for each way a
     file can be broken, and the image HDUs to process.
+``sections``
+    Where a frame holds exposed data: the header's ``TRIMSEC``/``DATASEC``,
+    minus unexposed rows and columns at its borders (`detection_region`).
 ``writing``
     Output files that appear whole or not at all (`write_atomically`), and
     `rewrite_file`: an input's HDU structure with its image HDUs processed.
@@ -32,6 +35,7 @@ from astromask.io.reading import (
     read_input,
     resolve_hdu,
 )
+from astromask.io.sections import detection_region, exposed, parse_section
 from astromask.io.writing import rewrite_file, write_atomically
 
 __all__ = [
@@ -40,12 +44,15 @@ __all__ = [
     "READ_ERRORS",
     "Failure",
     "check_input",
+    "detection_region",
     "expand_paths",
+    "exposed",
     "image_hdus",
     "is_science",
     "nothing_to_do",
     "output_path",
     "parse_hdu_suffix",
+    "parse_section",
     "read_input",
     "resolve_hdu",
     "rewrite_file",
