@@ -230,7 +230,7 @@ def main(argv=None):
 
     injected = build(args.folder, args.seed)
     found = detectors(args.detectors)
-    rows, calibrations = [], {}
+    rows, calibrations, transfer = [], {}, {}
     for name, (function, default) in found.items():
         start = time.perf_counter()
         maps = [np.asarray(function(ccd, gain)) for _, _, ccd, gain, _, _ in injected]
@@ -248,6 +248,12 @@ def main(argv=None):
             rows.append(row)
             if split == "tuning" and not boolean and args.calibrate:
                 calibrations[name] = calibration(scores, truth, exclude)
+            if split == "held-out" and name in calibrations:
+                # How the tuning split's thresholds transfer: rate obtained / rate asked.
+                clean = scores[~truth & ~exclude]
+                transfer[name] = [
+                    (clean > threshold).mean() / rate for rate, threshold in calibrations[name]
+                ]
     rates = {} if args.no_speed else speed(found, list(found))
     table = Table(rows=[{k: r[k] for k in rows[0]} for r in rows])
     columns = ["split", "name", *[f"TPR@FPR={f:g}" for f in FPRS], "threshold", "TPR", "FPR"]
@@ -268,6 +274,10 @@ def main(argv=None):
         print("\nthresholds at false-positive rates (tuning split):")
         for name, rows_ in calibrations.items():
             print(f"    {name!r}: {rows_},")
+        print("\nheld-out false-positive rate at those thresholds, over the rate calibrated:")
+        for name, ratios in transfer.items():
+            cells = ", ".join(f"{r:.2g}" for r in ratios)
+            print(f"    {name}: {cells}  (range {min(ratios):.2g} to {max(ratios):.2g})")
     if args.ecsv:
         table.write(args.ecsv, overwrite=True)
 

@@ -12,15 +12,21 @@ Both use the default ``"auto"`` tiling, priors and thresholds.  It prints:
    class but BG (all of them false).
 2. **Simulated contaminants**: `astromask.simulate.simulated_frame` plus
    `astromask.simulate.contaminate` (hot and dead columns, lines, clusters
-   and pixels, trails, saturation, overscan) on three 1024x1024 frames, with
+   and pixels, trails, saturation, overscan) on five 1024x1024 frames, with
    a 2500 ADU pedestal on the third: each class's recovery (TPR) and
    false-positive rate (FPR), before and after.
 3. **Real frames** of ``../shared/realdata``: the fraction of pixels whose
    flags changed, and the classes that gained and lost most; and the raw
    SAAO and LCO frames, whose data sections are now what gets flagged.
-4. **Tracking**: ``tracking_score`` of the SAAO frame trimmed with its
-   TRIMSEC (8 unexposed rows kept), of the same without those rows, and of
-   the raw frame.
+4. **Cosmic rays on raw frames**: MaxiMask's CR probability (default
+   priors) on the LCO 1 m amplifiers' data sections with their bias level
+   left in (about 2500 ADU) and on the MRO frame plus a 2500 ADU pedestal,
+   against the same frames bias-subtracted, with LSST dark-frame hits
+   injected (one per 2000 pixels): TPR at FPR 1e-3, all pixels pooled.
+5. **Tracking**: ``tracking_score`` of the SAAO frame trimmed with its
+   TRIMSEC (8 unexposed rows kept), of the same without those rows, of the
+   raw frame, and of the MRO frame with 16 zero or unexposed rows or
+   columns added.
 
 Usage::
 
@@ -68,7 +74,7 @@ def simulated(quick):
 
     print("\n2. Simulated contaminants: recovery (TPR) and false-positive rate (FPR) per class")
     truths, flags = {}, {"before": [], "after": []}
-    for seed in (1,) if quick else (1, 2, 3):
+    for seed in (1,) if quick else (1, 2, 3, 4, 5):
         ccd, truth = simulated_frame((1024, 1024), seed=seed)
         data, more = contaminate(ccd.data, seed=seed)
         if seed == 3:
@@ -125,24 +131,82 @@ def real(folder):
         print(f"   {label:34s} {(before != after).mean():7.2%}  {text}")
 
 
+def raw_cosmic_rays(folder, quick):
+    """MaxiMask's CR probability on frames with and without their bias level."""
+    from _realframes import _section, lsst_hits
+
+    import astromask
+    from astromask.metrics import tpr_at_fpr
+
+    print("\n4. MaxiMask's CR class, real hits injected: raw (bias left in) vs bias-subtracted")
+    rng = np.random.default_rng(7)
+    library = [hit for fp_id, hit in lsst_hits(folder).items() if fp_id % 4 == 2]
+    pairs = []  # (label, frame in ADU with its bias, bias level, gain)
+    with fits.open(folder / "lco1m_fa05_raw_mef.fits") as hdul:
+        for amp in (1,) if quick else (1, 2, 3, 4):
+            h, d = hdul[amp].header, hdul[amp].data.astype(np.float32)
+            bias = float(np.median(d[_section(h["BIASSEC"])]))
+            pairs.append((f"LCO 1 m amp {amp}", d[_section(h["DATASEC"])], bias, h["GAIN"]))
+    mro = fits.getdata(folder / "mro24m_bin4_proc.fits").astype(np.float32)
+    pairs.append(("MRO 2.4 m + 2500 ADU", mro + 2500.0, 2500.0, 1.0))
+    scores = {"raw": {"before": [], "after": []}, "bias-subtracted": {"before": [], "after": []}}
+    truths = []
+    for _, frame, bias, gain in pairs:
+        dirty, truth = frame.copy(), np.zeros(frame.shape, bool)
+        for _ in range(frame.size // 2000):
+            hit = library[rng.integers(len(library))] / gain
+            y = rng.integers(0, frame.shape[0] - hit.shape[0])
+            x = rng.integers(0, frame.shape[1] - hit.shape[1])
+            dirty[y : y + hit.shape[0], x : x + hit.shape[1]] += hit
+            truth[y : y + hit.shape[0], x : x + hit.shape[1]] |= hit > 0
+        truths.append(truth)
+        for kind, data in (("raw", dirty), ("bias-subtracted", dirty - np.float32(bias))):
+            for when, options in (("before", BEFORE), ("after", AFTER)):
+                cr = astromask.probabilities(data, priors="default", progress=False, **options)[0]
+                scores[kind][when].append(cr)
+    truth = np.concatenate([t.ravel() for t in truths])[None]
+    print(f"   frames: {', '.join(label for label, *_ in pairs)}; {truth.sum()} hit pixels")
+    print(f"   {'frames':18s} {'TPR@1e-3 before':>16s} {'after':>7s}")
+    for kind, by_when in scores.items():
+        cells = []
+        for when in ("before", "after"):
+            values = np.concatenate([c.ravel() for c in by_when[when]])[None]
+            cells.append(tpr_at_fpr(values, truth, 1e-3)[0])
+        print(f"   {kind:18s} {cells[0]:16.3f} {cells[1]:7.3f}")
+
+
 def tracking(folder):
     import astromask
 
-    print("\n4. MaxiTrack on the SAAO frame (tracking_score)")
+    print("\n5. MaxiTrack (tracking_score) with blank rows and columns")
     with fits.open(folder / "saao1m_ste3_raw.fits") as hdul:
         raw, header = hdul[0].data.astype(np.float32), hdul[0].header
     bias = np.median(raw[:, 3:13])
     trimmed = raw[:, 16:528] - bias  # TRIMSEC [17:528,1:520]: 8 unexposed rows kept
+    mro = fits.getdata(folder / "mro24m_bin4_proc.fits").astype(np.float32)
+    level = np.float32(np.median(mro) - 40 * np.std(mro[:50, :50]))  # well below the sky
+    noise = np.random.default_rng(3).normal(0, 3, (16, mro.shape[1])).astype(np.float32)
     cases = [
-        ("raw, with its header", CCDData(raw, unit="adu", meta=header)),
-        ("trimmed with TRIMSEC (8 blank rows)", CCDData(trimmed, unit="adu")),
-        ("trimmed, blank rows cut by hand", CCDData(trimmed[:512], unit="adu")),
+        ("SAAO raw, with its header", CCDData(raw, unit="adu", meta=header)),
+        ("SAAO trimmed with TRIMSEC (8 blank rows)", CCDData(trimmed, unit="adu")),
+        ("SAAO trimmed, blank rows cut by hand", CCDData(trimmed[:512], unit="adu")),
+        ("MRO", CCDData(mro, unit="adu")),
+        ("MRO + 16 zero rows", CCDData(np.vstack([mro, np.zeros_like(mro[:16])]), unit="adu")),
+        (
+            "MRO + 16 zero columns",
+            CCDData(np.hstack([np.zeros_like(mro[:, :16]), mro]), unit="adu"),
+        ),
+        ("MRO + 16 unexposed rows", CCDData(np.vstack([level + noise, mro]), unit="adu")),
+        (
+            "MRO + 16 unexposed columns",
+            CCDData(np.hstack([mro, (level + noise).T[: mro.shape[0]]]), unit="adu"),
+        ),
     ]
-    print(f"   {'frame':38s} {'before':>7s} {'after':>7s}")
+    print(f"   {'frame':42s} {'before':>7s} {'after':>7s}")
     for label, ccd in cases:
         before = astromask.tracking_score(ccd, **BEFORE)
         after = astromask.tracking_score(ccd, **AFTER)
-        print(f"   {label:38s} {before:7.3f} {after:7.3f}")
+        print(f"   {label:42s} {before:7.3f} {after:7.3f}")
 
 
 def main(argv=None):
@@ -154,6 +218,7 @@ def main(argv=None):
     pure_noise(args.quick)
     simulated(args.quick)
     real(args.folder)
+    raw_cosmic_rays(args.folder, args.quick)
     tracking(args.folder)
 
 
