@@ -323,11 +323,12 @@ _COMMON_DOC = """
         Where to look for cosmic rays.  ``"header"`` (default): in the data
         section of a raw frame, from the header's ``TRIMSEC`` or
         ``DATASEC``, without the unexposed rows and columns at its borders
-        (found with ``BIASSEC``), so that overscan and section edges give
-        no detections; the whole frame when the header has no section or
-        the frame is already trimmed.  A FITS section ``"[x0:x1,y0:y1]"``;
+        (nearer the ``BIASSEC`` level than the sky, or far below the sky, or
+        constant), so that overscan and section edges give no detections;
+        the whole frame, less such borders, when the header has no section
+        or the frame is already trimmed.  A FITS section ``"[x0:x1,y0:y1]"``;
         or `None`, the whole frame.  Pixels outside are neither flagged nor
-        changed.  See `astromask.io.sections.detection_region`.
+        changed.  See `astromask.io.detection_region`.
 """
 
 _RETURNS_DOC = """

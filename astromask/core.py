@@ -155,7 +155,7 @@ def resolve_background(background, tiling=None):
 def resolve_region(data, array, section, tiling=None):
     """The ``(rows, columns)`` slices of a frame that `flag`, `probabilities` and `track` process.
 
-    ``section="auto"`` is ``"header"`` (`astromask.io.sections.detection_region`:
+    ``section="auto"`` is ``"header"`` (`astromask.io.detection_region`:
     the header's TRIMSEC/DATASEC, minus unexposed borders) except in the
     parity mode (``tiling="maximask"``), where it is the whole frame, as
     upstream.  ``array`` is the data (2-D, or a cube whose first plane
@@ -323,7 +323,7 @@ def probabilities(
         corners and which leaves constant rows and columns out.
     section : "auto", "header", str or None, optional
         MaxiMask only: the part of the frame to process
-        (`astromask.io.sections.detection_region`).  ``"auto"`` (default)
+        (`astromask.io.detection_region`).  ``"auto"`` (default)
         is ``"header"`` (the header's TRIMSEC or DATASEC when the frame is
         raw, minus unexposed rows and columns at its borders) except in
         the parity mode, where it is `None` (the whole frame, as upstream);
@@ -847,7 +847,7 @@ def tracking_score(
         astromask's estimate moved the scores of the real test frames by at
         most 0.0004.  With ``section=None`` the score is upstream MaxiTrack's.
     section : "header", str or None, optional
-        The part of the frame scored (`astromask.io.sections.detection_region`):
+        The part of the frame scored (`astromask.io.detection_region`):
         by default the header's data section of a raw frame, without
         unexposed rows and columns at its borders (8 blank rows decided the
         score of a trimmed SAAO frame: 0.443, against 0.006 without them).

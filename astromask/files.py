@@ -55,7 +55,7 @@ def _flag_hdu(data, classes_index, opts, header=None):
     """The output array and header cards of one image HDU.
 
     ``header`` (the HDU's) goes along so that the data section of a raw
-    frame is what gets flagged (`astromask.io.sections.detection_region`).
+    frame is what gets flagged (`astromask.io.detection_region`).
     """
     array = np.asarray(data)
     region = core.resolve_region(NDData(array, meta=header), array, "auto", opts.tiling)

@@ -6,7 +6,7 @@ go, untrimmed, through ``ccdproc.cosmicray_lacosmic`` and
 `astromask.cosmicray_deepcr` (its default detector) as the docs call them:
 a `~astropy.nddata.CCDData` in ADU with its header and the header's gain.
 For each it prints the pixels flagged in all and within 3 pixels of the
-borders of the data section (`astromask.io.sections.detection_region`)
+borders of the data section (`astromask.io.detection_region`)
 or outside it, for astromask's default ``section="header"`` and for
 ``section=None`` (the whole frame).  Usage::
 
