@@ -100,18 +100,13 @@ def _read_config(value, name):
 
 
 def _cmd_flag(args):
-    from astromask import classes as table
     from astromask import files
 
     args.priors = _read_config(args.priors, "priors")
     args.thresholds = _read_config(args.thresholds, "thresholds")
     if args.single_mask and args.probabilities:
         raise SystemExit("astromask: error: --single-mask and --probabilities exclude each other")
-    try:
-        classes = args.classes.split(",") if args.classes else None
-        table.class_index(classes)
-    except ValueError as err:
-        raise SystemExit(f"astromask: error: --{err}") from None
+    classes = args.classes or None
     jobs = expand_paths(args.paths)
     if args.output and len(jobs) != 1:
         raise SystemExit("astromask: error: --output needs exactly one input file")
@@ -150,6 +145,13 @@ def _flag_on_cluster(jobs, args, options):
     if not jobs:
         print("astromask: no input file found", file=sys.stderr)
         return EXIT_FAILED
+    if args.skip_existing:
+        todo = [(path, hdu) for path, hdu in jobs if not output_path(path, hdu, args).exists()]
+        if len(todo) < len(jobs) and not args.quiet:
+            print(f"{len(jobs) - len(todo)} of {len(jobs)} skipped: their outputs exist")
+        if not todo:
+            return 0
+        jobs = todo
     try:
         results = batch.run_jobs(
             jobs,
@@ -179,8 +181,9 @@ def _run_jobs(jobs, args, work, output_of=None):
     """
     from tqdm.auto import tqdm
 
-    failures = 0
+    failures = skipped = 0
     owners = {}
+    skip_existing = getattr(args, "skip_existing", False)
     bar = tqdm(jobs, desc="files", unit="file", disable=args.quiet or len(jobs) < 2)
     for number, (path, hdu) in enumerate(bar):
         label = f"{path}[{hdu}]" if hdu is not None else str(path)
@@ -190,6 +193,9 @@ def _run_jobs(jobs, args, work, output_of=None):
                 owner, first = owners.setdefault(os.path.abspath(output), (number, label))
                 if owner != number:
                     raise Failure(f"output {output} is also the output of {first}")
+                if skip_existing and Path(output).exists():
+                    skipped += 1
+                    continue
             check_input(path)
             result = work(path, hdu)
         except Failure as err:
@@ -201,6 +207,8 @@ def _run_jobs(jobs, args, work, output_of=None):
     if not jobs:
         print("astromask: no input file found", file=sys.stderr)
         return EXIT_FAILED
+    if skipped and not args.quiet:
+        print(f"{skipped} of {len(jobs)} skipped: their outputs exist (--skip-existing)")
     return EXIT_FAILED if failures else 0
 
 
@@ -444,6 +452,9 @@ def _cmd_demo(args):
     from astromask.core import flag
     from astromask.simulate import simulated_frame
 
+    if args.output and Path(args.output).exists() and not args.overwrite:  # before any work
+        print(f"astromask: error: {args.output} exists; add --overwrite", file=sys.stderr)
+        return 1
     ccd, truth = simulated_frame((args.size, args.size), seed=args.seed)
     result = flag(ccd, progress=args.progress, device=args.device)
     print(f"astromask {__version__}: simulated {args.size}x{args.size} frame")
@@ -460,9 +471,6 @@ def _cmd_demo(args):
         print(line)
     print(f"masked pixels: {int(np.count_nonzero(result.mask))}")
     if args.output:
-        if Path(args.output).exists() and not args.overwrite:
-            print(f"astromask: error: {args.output} exists; add --overwrite", file=sys.stderr)
-            return 1
         result.write(args.output, hdu_mask="MASK", hdu_flags="FLAGS", overwrite=True)
         print(f"wrote {args.output}")
     return 0
@@ -503,6 +511,29 @@ def _detector(names):
     return check
 
 
+def _output_policy(command):
+    """``--overwrite`` or ``--skip-existing``: what to do with outputs already there."""
+    policy = command.add_mutually_exclusive_group()
+    policy.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    policy.add_argument(
+        "--skip-existing",
+        action="store_true",
+        help="leave inputs whose output exists alone (re-run a folder as new frames arrive)",
+    )
+
+
+def _class_list(text):
+    """argparse type of ``--classes``: comma-separated class names, checked."""
+    from astromask.classes import class_index
+
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    try:
+        class_index(names)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err).removeprefix("classes: ")) from None
+    return names
+
+
 def _positive_int(value):
     """argparse type of ``--workers``."""
     try:
@@ -528,6 +559,7 @@ def _parser():
         description="Contaminant masks (MaxiMask), cosmic-ray cleaning (deepCR) and "
         "tracking-error scores (MaxiTrack) for FITS files.",
     )
+    parser.add_argument("--version", action="version", version=f"astromask {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     def common(p):
@@ -545,7 +577,9 @@ def _parser():
         "paths", nargs="+", metavar="PATH", help="FITS file, directory, .list file, or FILE[N]"
     )
     flag.add_argument(
-        "--classes", help=f"comma-separated classes among {','.join(CLASS_NAMES)} (default all)"
+        "--classes",
+        type=_class_list,
+        help=f"comma-separated classes among {','.join(CLASS_NAMES)} (default all)",
     )
     flag.add_argument(
         "--priors",
@@ -572,7 +606,7 @@ def _parser():
     flag.add_argument("--output", help="output file (one input only)")
     flag.add_argument("--output-dir", help="folder for the outputs (default: beside inputs)")
     flag.add_argument("--suffix", default=".mask", help="added before .fits (default .mask)")
-    flag.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    _output_policy(flag)
     flag.add_argument(
         "--compress",
         action="store_true",
@@ -659,7 +693,7 @@ def _parser():
     cosmicray.add_argument("--output", help="output file (one input only)")
     cosmicray.add_argument("--output-dir", help="folder for the outputs (default: beside inputs)")
     cosmicray.add_argument("--suffix", default=".clean", help="added before .fits (default .clean)")
-    cosmicray.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    _output_policy(cosmicray)
     cosmicray.add_argument(
         "--precision",
         choices=list(PRECISIONS),

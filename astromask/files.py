@@ -51,6 +51,13 @@ class FlagError(Exception):
     """
 
 
+def _section_cards(header):
+    """The header's data-section keywords (`astromask.io.detection_region` reads them)."""
+    if header is None:
+        return {}
+    return {key: header[key] for key in ("TRIMSEC", "DATASEC", "BIASSEC") if key in header}
+
+
 def _flag_hdu(data, classes_index, opts, header=None):
     """The output array and header cards of one image HDU.
 
@@ -58,9 +65,8 @@ def _flag_hdu(data, classes_index, opts, header=None):
     frame is what gets flagged (`astromask.io.detection_region`).
     """
     array = np.asarray(data)
-    region = core.resolve_region(NDData(array, meta=header), array, "auto", opts.tiling)
-    if header is not None:
-        data = NDData(array, meta=header)
+    data = NDData(array, meta=_section_cards(header))
+    region = core.resolve_region(data, array, "auto", opts.tiling)
     options = {
         "batch_size": opts.batch_size,
         "device": opts.device,
@@ -350,7 +356,7 @@ def cosmicray_file(
             saturation = header_number("SATURATE", lookup, "satlevel")
         # The header goes along: its TRIMSEC/DATASEC/BIASSEC keep overscan and
         # unexposed rows out of the detection.
-        ccd = CCDData(np.asarray(image.data), unit="adu", meta=lookup)
+        ccd = CCDData(np.asarray(image.data), unit="adu", meta=_section_cards(lookup))
         options = {
             "gain": gain_value,
             "satlevel": None if saturation is None else saturation * gain_value,
@@ -423,7 +429,7 @@ def track_file(path, hdu=None, *, prior=0.05, batch_size=None, device=None, skip
                 try:
                     # The header goes along: the raw frame's data section is scored.
                     score = tracking_score(
-                        NDData(plane, meta=hdul[index].header),
+                        NDData(plane, meta=_section_cards(hdul[index].header)),
                         prior=prior,
                         batch_size=batch_size,
                         device=device,

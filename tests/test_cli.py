@@ -180,9 +180,48 @@ def test_fetch_then_demo_writes_a_flagged_file(tmp_path):
     ccd = CCDData.read(out, hdu_mask="MASK", hdu_flags="FLAGS")
     assert ccd.flags.shape == (300, 300)
     assert ccd.meta["AMMODEL"] == "maximask"
-    again = _run("demo", "--size", "300", "-q", "--output", out)
+    again = _run("demo", "--size", "300", "--output", out)
     assert again.returncode == 1
     assert "astromask: error" in again.stderr and "overwrite" in again.stderr.lower()
+    assert "simulated" not in again.stdout  # refused before any work
+
+
+def test_version_and_usage_errors_exit_2(small_mef):
+    import astromask
+
+    version = _run("--version")
+    assert version.returncode == 0
+    assert version.stdout.strip() == f"astromask {astromask.__version__}"
+    wrong = _run("flag", small_mef, "--classes", "CR,FOO")
+    assert wrong.returncode == 2
+    assert "usage:" in wrong.stderr and "--classes" in wrong.stderr and "FOO" in wrong.stderr
+    both = _run("flag", small_mef, "--overwrite", "--skip-existing")
+    assert both.returncode == 2 and "not allowed with" in both.stderr
+
+
+def test_skip_existing_does_only_the_new_frames(tmp_path):
+    folder = tmp_path / "night"
+    folder.mkdir()
+    for seed in (1, 2):
+        frame, _ = simulated_frame((200, 210), seed=seed)
+        fits.writeto(folder / f"f{seed}.fits", frame.data)
+    first = _run("flag", folder, "--classes", "CR,HP", "-q")
+    assert first.returncode == 0, first.stderr
+    done = {p: _digest(p) for p in folder.glob("*.mask.fits")}
+    assert len(done) == 2
+    again = _run("flag", folder, "--classes", "CR,HP")
+    assert again.returncode == 1 and "exists" in again.stderr  # the default refuses
+    frame, _ = simulated_frame((200, 210), seed=3)
+    fits.writeto(folder / "f3.fits", frame.data)
+    resumed = _run("flag", folder, "--classes", "CR,HP", "--skip-existing")
+    assert resumed.returncode == 0, resumed.stderr
+    assert "2 of 3 skipped" in resumed.stdout and "f3.mask.fits" in resumed.stdout
+    assert {p: _digest(p) for p in done} == done  # left alone
+    assert (folder / "f3.mask.fits").exists()
+    cosmic = _run("cosmicray", folder / "f3.fits", "--skip-existing", "--inpaint", "none", "-q")
+    assert cosmic.returncode == 0, cosmic.stderr
+    skipped = _run("cosmicray", folder / "f3.fits", "--skip-existing", "--inpaint", "none")
+    assert skipped.returncode == 0 and "1 of 1 skipped" in skipped.stdout
 
 
 def test_cosmicray_cleans_like_python_and_keeps_the_rest(tmp_path, small_mef):
