@@ -29,13 +29,14 @@ flagged but not masked.
 from dataclasses import dataclass
 
 import numpy as np
-from astropy.nddata.bitmask import bitfield_to_boolean_mask
+from astropy.nddata.bitmask import bitfield_to_boolean_mask, extend_bit_flag_map
 
 __all__ = [
     "CLASSES",
     "CLASS_NAMES",
     "ClassDef",
     "DEFAULT_MASK_CLASSES",
+    "FLAG_MAP",
     "MULTIPLE_COLOR",
     "class_index",
     "decode_flags",
@@ -147,6 +148,24 @@ CLASS_NAMES = tuple(c.name for c in CLASSES)
 DEFAULT_MASK_CLASSES = tuple(c.name for c in CLASSES if c.masked)
 """tuple of str: classes that `astromask.flag` masks by default."""
 
+FLAG_MAP = extend_bit_flag_map("AstromaskFlags", **{c.name: c.bit for c in CLASSES if c.bit})
+"""`~astropy.nddata.bitmask.BitFlagNameMap` of the bits of `astromask.flag`'s
+``flags``: astropy's bit-mask tools read class names with it.
+
+Examples
+--------
+>>> import numpy as np
+>>> from astropy.nddata.bitmask import bitfield_to_boolean_mask
+>>> from astromask.classes import FLAG_MAP
+>>> FLAG_MAP.CR, FLAG_MAP.SAT
+(1, 512)
+>>> flags = np.array([0, 1, 512, 8], dtype=np.uint16)
+>>> bitfield_to_boolean_mask(
+...     flags, "~CR,SAT", flag_name_map=FLAG_MAP, good_mask_value=False
+... )
+array([False,  True,  True, False])
+"""
+
 MULTIPLE_COLOR = "#000000"
 """str: colour of pixels that belong to several classes (black, as in the paper)."""
 
@@ -253,15 +272,16 @@ def integer_flags(flags, name="flags"):
 
 
 def decode_flags(flags, name):
-    """Return the boolean map of one class from a bit-coded flag map.
+    """Return the boolean map of one class, or of several, from a bit-coded flag map.
 
     Parameters
     ----------
     flags : array-like of int
         Flag map as made by `astromask.flag`.
-    name : str
-        Class name, for example ``"CR"``.  ``"BG"`` gives the pixels where no
-        bit is set.
+    name : str or sequence of str
+        Class name, for example ``"CR"``, or several, ``("CR", "SAT")``: the
+        pixels of any of them.  ``"BG"`` gives the pixels where no bit is
+        set.
 
     Returns
     -------
@@ -275,20 +295,37 @@ def decode_flags(flags, name):
     >>> decode_flags(flags, "CR")
     array([[False,  True],
            [False,  True]])
+    >>> decode_flags(flags, ("CR", "HP"))
+    array([[False,  True],
+           [ True,  True]])
     >>> decode_flags(flags, "BG")
     array([[ True, False],
            [False, False]])
     """
+    names = [name] if isinstance(name, str) else name
+    try:
+        names = list(names)
+    except TypeError:
+        names = []
+    if not names or not all(isinstance(n, str) for n in names):
+        msg = (
+            f"name: expected a class name or a sequence of them (such as 'CR' or "
+            f"('CR', 'SAT')), got {name!r}"
+        )
+        raise ValueError(msg)
     flags = integer_flags(flags)
     if flags.dtype == bool:  # bitfield_to_boolean_mask takes integers only
         flags = flags.astype(np.uint8)
-    (index,) = class_index(name, argname="name")
-    bit = CLASSES[index].bit
-    if bit is None:  # BG: no bit set
-        return bitfield_to_boolean_mask(flags, ignore_flags=0, good_mask_value=True, dtype=bool)
-    return bitfield_to_boolean_mask(
-        flags, ignore_flags=[bit], flip_bits=True, good_mask_value=False, dtype=bool
-    )
+    bits = [CLASSES[k].bit for k in class_index(names, argname="name")]
+    found = np.zeros(flags.shape, bool)
+    if None in bits:  # BG: no bit set
+        found |= bitfield_to_boolean_mask(flags, ignore_flags=0, good_mask_value=True, dtype=bool)
+    bits = [bit for bit in bits if bit is not None]
+    if bits:
+        found |= bitfield_to_boolean_mask(
+            flags, ignore_flags=bits, flip_bits=True, good_mask_value=False, dtype=bool
+        )
+    return found
 
 
 def encode_flags(masks):

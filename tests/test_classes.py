@@ -85,3 +85,27 @@ def test_decode_flags_through_astropy_bitmask_equals_the_bitwise_rule(dtype):
             expected = (flags.astype(np.int64) & cls.bit) != 0
         np.testing.assert_array_equal(got, expected)
     assert classes.decode_flags(np.array(3, np.uint16), "CR").shape == ()
+
+
+def test_decode_several_classes_and_the_flag_map():
+    from astropy.nddata.bitmask import bitfield_to_boolean_mask
+
+    from astromask.classes import CLASSES, FLAG_MAP, decode_flags
+
+    rng = np.random.default_rng(0)
+    flags = rng.integers(0, 2**13, (40, 50)).astype(np.uint16)
+    flags[:5] = 0
+    union = decode_flags(flags, "CR") | decode_flags(flags, "SAT") | decode_flags(flags, "BG")
+    np.testing.assert_array_equal(decode_flags(flags, ["CR", "SAT", "BG"]), union)
+    for cls in CLASSES:
+        if cls.bit:
+            assert getattr(FLAG_MAP, cls.name) == cls.bit
+    by_name = bitfield_to_boolean_mask(
+        flags, "~CR,SAT", flag_name_map=FLAG_MAP, good_mask_value=False
+    )
+    np.testing.assert_array_equal(by_name, decode_flags(flags, ("CR", "SAT")))
+    for bad in (None, [], 0, ["CR", 3]):
+        with pytest.raises(ValueError, match="name: expected a class name"):
+            decode_flags(flags, bad)
+    with pytest.raises(ValueError, match="name: unknown class 'FOO'"):
+        decode_flags(flags, ("CR", "FOO"))
