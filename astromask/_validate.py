@@ -16,6 +16,7 @@ This module is a leaf: it imports nothing from astromask.
 
 import math
 import numbers
+import re
 
 import numpy as np
 
@@ -23,6 +24,8 @@ __all__ = [
     "as_float32",
     "as_image",
     "as_mask",
+    "check_device",
+    "probability",
     "finite_number",
     "integer_at_least",
     "per_class_values",
@@ -92,10 +95,36 @@ def as_float32(array):
 
 
 def as_mask(mask, shape, *, name="mask"):
-    """Return ``mask`` as a bool array of ``shape``, or `None`."""
+    """Return ``mask`` as a bool array of ``shape``, or `None`.
+
+    Bool and integer arrays pass (a float array of 0 and 1 too), and a bool
+    scalar stands for the whole frame (as numpy's masked arrays have it).
+    Anything else, a string such as ``"CR"`` above all, is refused: read as
+    a truth value it would mask every pixel.
+
+    Examples
+    --------
+    >>> from astromask._validate import as_mask
+    >>> as_mask("CR", (2, 2))
+    Traceback (most recent call last):
+    ...
+    TypeError: mask: expected a bool array of shape (2, 2), got 'CR'; for a class of flags, ...
+    """
     if mask is None or mask is np.ma.nomask:
         return None
+    given = mask
     mask = np.asarray(mask)
+    usable = mask.dtype.kind in "biu" or (
+        mask.dtype.kind == "f" and mask.shape != () and np.isin(mask, (0, 1)).all()
+    )
+    if not usable or (mask.shape == () and mask.dtype.kind != "b"):
+        hint = (
+            f"; for a class of flags, pass astromask.decode_flags(ccd.flags, {given!r})"
+            if isinstance(given, str)
+            else ""
+        )
+        msg = f"{name}: expected a bool array of shape {tuple(shape)}, got {given!r}{hint}"
+        raise TypeError(msg)
     if mask.shape == ():
         return np.full(shape, bool(mask))
     if mask.shape != tuple(shape):
@@ -303,3 +332,57 @@ def integer_at_least(value, name, *, minimum=0):
         msg = f"{name} must be at least {minimum}; got {value!r}"
         raise ValueError(msg)
     return int(value)
+
+
+_DEVICE = re.compile(r"^(cpu|gpu|cuda|tpu)(:\d+)?$", re.IGNORECASE)
+
+
+def check_device(device):
+    """Return ``device`` if it is `None` or a Keras device name such as ``"cpu"`` or ``"gpu:0"``.
+
+    Checked where a call enters, before any work, so that a typo does not
+    end in a backend's own error after the frame was prepared.
+
+    Examples
+    --------
+    >>> from astromask._validate import check_device
+    >>> check_device("gpu:1"), check_device(None)
+    ('gpu:1', None)
+    >>> check_device("nope")
+    Traceback (most recent call last):
+    ...
+    ValueError: device: expected None, 'cpu', 'gpu' or 'gpu:N' (also 'cuda:N', 'tpu:N'), got 'nope'
+    """
+    if device is None or (isinstance(device, str) and _DEVICE.match(device.strip())):
+        return device
+    msg = (
+        "device: expected None, 'cpu', 'gpu' or 'gpu:N' (also 'cuda:N', 'tpu:N'), "
+        f"got {device!r}"
+    )
+    raise ValueError(msg)
+
+
+def probability(value, name, *, open_interval=False, allow_none=False):
+    """Return ``float(value)`` for a real number in [0, 1] (or (0, 1) with ``open_interval``).
+
+    Examples
+    --------
+    >>> from astromask._validate import probability
+    >>> probability(0.05, "prior", open_interval=True)
+    0.05
+    >>> probability("0.1", "prior")
+    Traceback (most recent call last):
+    ...
+    ValueError: prior: expected a number in [0, 1], got '0.1'
+    """
+    if value is None and allow_none:
+        return None
+    low, high = ("(", ")") if open_interval else ("[", "]")
+    inside = _is_real(value) and (
+        0 < value < 1 if open_interval else 0 <= value <= 1
+    )
+    if not inside:
+        extra = " or None" if allow_none else ""
+        msg = f"{name}: expected a number in {low}0, 1{high}{extra}, got {value!r}"
+        raise ValueError(msg)
+    return float(value)

@@ -69,9 +69,19 @@ from scipy import ndimage
 
 from astromask import classes as class_table
 from astromask import inference, inpainting, preprocess, zoo
-from astromask._validate import as_float32, as_image, as_mask
+from astromask._validate import (
+    as_float32,
+    as_image,
+    as_mask,
+    check_device,
+    finite_number,
+    probability,
+    real_number,
+    whole_number,
+)
 from astromask.core import copy_ccddata, gain_factor, resolve_background
 from astromask.cosmicrays import cosmic_ray_probabilities
+from astromask.inference import check_batch_size
 from astromask.io.sections import detection_region
 from astromask.presets import MODELS, threshold_for_fpr
 from astromask.priors import apply_priors
@@ -224,6 +234,8 @@ def _cosmicray(
     name,
     inpaint_kwargs,
     cards,
+    device=None,
+    batch_size=None,
 ):
     if isinstance(ccd, CCDData):
         data, in_mask, unit = as_image(ccd.data, name="ccd", ndims=(2,)), ccd.mask, ccd.unit
@@ -237,6 +249,12 @@ def _cosmicray(
             "convert it with numpy.asarray() or CCDData(..., unit=...)"
         )
         raise TypeError(msg)
+    check_device(device)
+    check_batch_size(batch_size, None)
+    if satlevel is not None:
+        real_number(satlevel, "satlevel")
+    pssl = finite_number(pssl, "pssl")
+    dilate = whole_number(dilate, "dilate") if dilate else 0
     in_mask = given_mask = as_mask(in_mask, data.shape, name="ccd.mask")
     flagged_cr = _flagged_cosmic_rays(ccd, data.shape)
     if flagged_cr is not None and in_mask is not None:
@@ -256,10 +274,6 @@ def _cosmicray(
     crmask = np.zeros(data.shape, bool)
     crmask[region] = detect(electrons[region], bad[region], factor)
     if dilate:
-        dilate = int(dilate)
-        if dilate < 0:
-            msg = f"dilate: must be a number of pixels >= 0, got {dilate}"
-            raise ValueError(msg)
         grown = ndimage.binary_dilation(crmask, structure=np.ones((3, 3), bool), iterations=dilate)
         crmask[region] = grown[region]
     if flagged_cr is not None:
@@ -457,6 +471,8 @@ def cosmicray_deepcr(
         inpaint=inpaint,
         dilate=dilate,
         section=section,
+        device=device,
+        batch_size=batch_size,
         name="cosmicray_deepcr",
         inpaint_kwargs=dict(batch_size=batch_size, device=device, progress=progress),
         cards=[
@@ -527,18 +543,13 @@ def cosmicray_maximask(
     _warn_ignored("cosmicray_maximask", locals())
     cr = class_table.class_index(["CR"])[0]
     cr_class = class_table.CLASSES[cr]
-    level = cr_class.threshold if threshold is None else float(threshold)
-    if not 0 <= level <= 1:
-        msg = f"threshold: must lie in [0, 1], got {threshold}"
-        raise ValueError(msg)
-    if isinstance(prior, str):
-        if prior != "default":
-            msg = f"prior: expected 'default', a float in (0, 1) or None, got {prior!r}"
-            raise ValueError(msg)
+    level = cr_class.threshold if threshold is None else probability(threshold, "threshold")
+    if isinstance(prior, str) and prior == "default":
         prior = cr_class.prior
-    if prior is not None and not 0 < prior < 1:
-        msg = f"prior: must lie in (0, 1), got {prior}"
+    elif isinstance(prior, str):
+        msg = f"prior: expected 'default', a number in (0, 1) or None, got {prior!r}"
         raise ValueError(msg)
+    prior = probability(prior, "prior", open_interval=True, allow_none=True)
 
     def detect(electrons, bad, factor):
         probs = inference.predict_image(
@@ -566,6 +577,8 @@ def cosmicray_maximask(
         inpaint=inpaint,
         dilate=dilate,
         section=section,
+        device=device,
+        batch_size=batch_size,
         name="cosmicray_maximask",
         inpaint_kwargs=dict(batch_size=batch_size, device=device, progress=progress),
         cards=[("AMCRMOD", "maximask", "cosmic-ray network"), ("AMCRTHR", level, "")],

@@ -15,7 +15,14 @@ from astropy.nddata import CCDData
 
 from astromask import classes as class_table
 from astromask import inference, inpainting, preprocess, zoo
-from astromask._validate import as_float32, as_image, as_mask, per_class_values
+from astromask._validate import (
+    as_float32,
+    as_image,
+    as_mask,
+    check_device,
+    per_class_values,
+    probability,
+)
 from astromask._version import __version__
 from astromask.cosmicrays import cosmic_ray_probabilities
 from astromask.io.sections import detection_region
@@ -129,6 +136,12 @@ def _unpack(data, name="data", *, ndims=(2, 3)):
 
 
 _OV = int(class_table.class_index(["OV"])[0])
+
+
+def _check_call(batch_size, device):
+    """The arguments every network call shares, checked before any work."""
+    inference.check_batch_size(batch_size, None)
+    check_device(device)
 
 
 def _is_parity(tiling):
@@ -368,6 +381,7 @@ def probabilities(
     >>> p.shape, p.dtype  # doctest: +REMOTE_DATA
     ((128, 128), dtype('float32'))
     """
+    _check_call(batch_size, device)
     array, mask = _unpack(data, "data")
     if zoo.is_trained_model(model) or model in cosmic_ray_models():
         if priors is not None:
@@ -727,6 +741,7 @@ def flag(
     >>> ccd = astromask.flag(ccd)  # doctest: +SKIP
     >>> cosmic_rays = astromask.decode_flags(ccd.flags, "CR")  # doctest: +SKIP
     """
+    _check_call(batch_size, device)
     index = class_table.class_index(classes)
     if len(index) == 0:
         msg = "classes: select at least one class"
@@ -879,6 +894,8 @@ def tracking_score(
 
 def _tracking_score(data, name, *, prior, batch_size, device, background, section):
     """`tracking_score`, with ``name`` the caller's argument for messages."""
+    _check_call(batch_size, device)
+    prior = probability(prior, "prior", open_interval=True, allow_none=True)
     array, mask = _unpack(data, name)
     if array.ndim != 2:
         msg = (
@@ -895,9 +912,6 @@ def _tracking_score(data, name, *, prior, batch_size, device, background, sectio
             f"{name}: MaxiTrack needs an image of at least 400x400 pixels, got "
             f"{array.shape[0]}x{array.shape[1]}; score a larger frame"
         )
-        raise ValueError(msg)
-    if prior is not None and not 0 < prior < 1:
-        msg = f"prior: must lie in (0, 1), got {prior}"
         raise ValueError(msg)
     scores = inference.tile_scores(
         preprocess.normalize(array, mask, background=background),

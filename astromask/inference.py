@@ -15,6 +15,7 @@ import numpy as np
 
 from astromask import tiling as tilings
 from astromask import zoo
+from astromask._validate import check_device, whole_number
 
 __all__ = [
     "check_batch_size",
@@ -28,17 +29,15 @@ __all__ = [
 
 
 def check_batch_size(value, default):
-    """``batch_size`` as given (default when `None`), checked."""
-    value = default if value is None else int(value)
-    if value < 1:
-        msg = f"batch_size: must be at least 1, got {value}"
-        raise ValueError(msg)
-    return value
+    """``batch_size`` as given (default when `None`), checked: a positive integer."""
+    if value is None:
+        return default
+    return whole_number(value, "batch_size", minimum=1)
 
 
 def device_scope(device):
     """The Keras device scope of ``device`` (a no-op for `None`)."""
-    if device is None:
+    if check_device(device) is None:
         return contextlib.nullcontext()
     import keras
 

@@ -127,7 +127,10 @@ def test_priors_none_and_custom(frame):
         ({"thresholds": None}, "thresholds: expected"),
         ({"classes": ["CR"], "mask_classes": ["SAT"]}, "mask_classes: SAT not among"),
         ({"tiling": "huge"}, "tiling: unknown tiling"),
-        ({"batch_size": 0}, "batch_size: must be at least 1"),
+        ({"batch_size": 0}, "batch_size: expected a positive integer"),
+        ({"batch_size": "x"}, "batch_size: expected a positive integer"),
+        ({"batch_size": float("nan")}, "batch_size: expected a positive integer"),
+        ({"device": "nope"}, "device: expected None, .cpu."),
     ],
 )
 def test_bad_arguments_say_what_to_do(frame, kwargs, match):
