@@ -143,7 +143,7 @@ def _pyplot():
     try:
         import matplotlib.pyplot as plt
     except ImportError:
-        msg = "plot_flags needs matplotlib: python -m pip install matplotlib"
+        msg = "plot_flags needs matplotlib: python -m pip install 'astromask[plot]' (or matplotlib)"
         raise ImportError(msg) from None
     return plt
 

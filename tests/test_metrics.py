@@ -576,10 +576,14 @@ def test_plots_draw_the_curves():
 def test_plots_say_how_to_get_matplotlib(monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)
-    with pytest.raises(ImportError, match="plot_roc needs matplotlib: python -m pip install"):
+    with pytest.raises(ImportError, match=r"plot_roc needs matplotlib: .*astromask\[plot\]"):
         metrics.plot_roc(HAND_SCORES, HAND_TRUTH)
     with pytest.raises(ImportError, match="plot_precision_recall needs matplotlib"):
         metrics.plot_precision_recall(HAND_SCORES, HAND_TRUTH)
+    from astromask.visualization import plot_flags
+
+    with pytest.raises(ImportError, match=r"plot_flags needs matplotlib: .*astromask\[plot\]"):
+        plot_flags(np.zeros((4, 4)), np.zeros((4, 4), np.uint16))
 
 
 # ---------------------------------------------------------------------------

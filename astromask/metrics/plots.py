@@ -19,7 +19,10 @@ def _axes(ax, function):
     try:
         import matplotlib.pyplot as plt
     except ImportError:
-        msg = f"{function} needs matplotlib: python -m pip install matplotlib"
+        msg = (
+            f"{function} needs matplotlib: python -m pip install 'astromask[plot]' "
+            "(or matplotlib)"
+        )
         raise ImportError(msg) from None
     return plt.gca() if ax is None else ax
 
