@@ -172,5 +172,5 @@ def test_missing_matplotlib_is_a_clear_error(monkeypatch):
         return real_import(name, *args, **kwargs)
 
     monkeypatch.setattr(builtins, "__import__", fake_import)
-    with pytest.raises(ImportError, match="pip install matplotlib"):
+    with pytest.raises(ImportError, match=r"pip install .astromask\[plot\]. \(or matplotlib\)"):
         plot_flags(_flagged_ccd())
