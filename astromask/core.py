@@ -75,9 +75,11 @@ def gain_factor(unit, gain):
 
     Raises
     ------
+    TypeError
+        If ``gain`` is neither a real number nor a Quantity.
     ValueError
-        If ``gain`` is not a positive finite number or does not turn
-        ``unit`` into electrons (data already in electrons take ``gain=1``).
+        If ``gain`` is not positive and finite or does not turn ``unit`` into
+        electrons (data already in electrons take ``gain=1``).
 
     Examples
     --------
