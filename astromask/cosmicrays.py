@@ -286,8 +286,7 @@ def ensemble_probabilities(image, bad=None, *, model="astromask/ground", **kwarg
 
     Examples
     --------
-    >>> import numpy as np
-    >>> from astromask.cosmicrays import cosmic_ray_probabilities, ensemble_probabilities
+    >>> from astromask.cosmicrays import ensemble_probabilities
     >>> from astromask.simulate import simulated_frame
     >>> ccd, truth = simulated_frame((64, 64), seed=1)
     >>> p = ensemble_probabilities(ccd.data * 1.5)  # doctest: +REMOTE_DATA

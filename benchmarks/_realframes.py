@@ -6,19 +6,12 @@ import numpy as np
 from astropy.io import fits
 from astropy.stats import sigma_clipped_stats
 
+from astromask.io import parse_section
 from astromask.simulate import _frame_hits
 
 REALDATA = Path(__file__).resolve().parents[2] / "shared" / "realdata"
 
 LSST_HITS = "imsim_cosmic_rays_itl_2017_half.fits.gz"
-
-
-def _section(text):
-    """FITS section '[x0:x1,y0:y1]' -> numpy slices."""
-    x, y = text.strip("[] ").split(",")
-    x0, x1 = (int(v) for v in x.split(":"))
-    y0, y1 = (int(v) for v in y.split(":"))
-    return slice(y0 - 1, y1), slice(x0 - 1, x1)
 
 
 def estimated_gain(image):
@@ -44,13 +37,13 @@ def frames(folder=REALDATA, *, tracking=False, more=False):
     folder = Path(folder)
     with fits.open(folder / "saao1m_ste3_raw.fits") as hdul:
         h, d = hdul[0].header, hdul[0].data.astype(np.float64)
-        bias = np.median(d[_section(h["BIASSEC"])])
-        yield "saao1m", (d[_section(h["TRIMSEC"])][:512] - bias) * h["GAIN"], h["GAIN"]
+        bias = np.median(d[parse_section(h["BIASSEC"])])
+        yield "saao1m", (d[parse_section(h["TRIMSEC"])][:512] - bias) * h["GAIN"], h["GAIN"]
     with fits.open(folder / "lco1m_fa05_raw_mef.fits") as hdul:
         for amp in range(1, 5):
             h, d = hdul[amp].header, hdul[amp].data.astype(np.float64)
-            bias = np.median(d[_section(h["BIASSEC"])])
-            yield f"lco1m amp{amp}", (d[_section(h["DATASEC"])] - bias) * h["GAIN"], h["GAIN"]
+            bias = np.median(d[parse_section(h["BIASSEC"])])
+            yield f"lco1m amp{amp}", (d[parse_section(h["DATASEC"])] - bias) * h["GAIN"], h["GAIN"]
     yield "mro24m", fits.getdata(folder / "mro24m_bin4_proc.fits").astype(np.float64), 1.0
     for band in ("z", "r"):
         with fits.open(folder / f"decam_cp_{band}_N2_ooi.fits") as hdul:

@@ -133,9 +133,10 @@ def real(folder):
 
 def raw_cosmic_rays(folder, quick):
     """MaxiMask's CR probability on frames with and without their bias level."""
-    from _realframes import _section, lsst_hits
+    from _realframes import lsst_hits
 
     import astromask
+    from astromask.io import parse_section
     from astromask.metrics import tpr_at_fpr
 
     print("\n4. MaxiMask's CR class, real hits injected: raw (bias left in) vs bias-subtracted")
@@ -145,8 +146,8 @@ def raw_cosmic_rays(folder, quick):
     with fits.open(folder / "lco1m_fa05_raw_mef.fits") as hdul:
         for amp in (1,) if quick else (1, 2, 3, 4):
             h, d = hdul[amp].header, hdul[amp].data.astype(np.float32)
-            bias = float(np.median(d[_section(h["BIASSEC"])]))
-            pairs.append((f"LCO 1 m amp {amp}", d[_section(h["DATASEC"])], bias, h["GAIN"]))
+            bias = float(np.median(d[parse_section(h["BIASSEC"])]))
+            pairs.append((f"LCO 1 m amp {amp}", d[parse_section(h["DATASEC"])], bias, h["GAIN"]))
     mro = fits.getdata(folder / "mro24m_bin4_proc.fits").astype(np.float32)
     pairs.append(("MRO 2.4 m + 2500 ADU", mro + 2500.0, 2500.0, 1.0))
     scores = {"raw": {"before": [], "after": []}, "bias-subtracted": {"before": [], "after": []}}
