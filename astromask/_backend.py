@@ -1,4 +1,4 @@
-"""Which Keras backend astromask uses when nobody chose one.
+"""Which Keras backend astromask uses, and how Keras is loaded.
 
 Keras runs on TensorFlow unless ``KERAS_BACKEND`` or ``keras.json`` names
 another, and fails on import when that backend is not installed.  On CPU
@@ -7,10 +7,20 @@ TensorFlow is also the fastest for astromask's networks (see the table in
 nobody chose a backend and Keras's own choice is not installed, astromask
 points ``KERAS_BACKEND`` at the fastest backend that is.  Nothing is
 imported to find out.
+
+`load_keras` is the one place where astromask imports Keras: it says in one
+line which extra to install when the backend is missing (`BackendMissing`),
+and it drops the start-up chatter that TensorFlow's native code writes to
+the standard error (CUDA probes on machines without a GPU, CPU features)
+while passing on every other line.
 """
 
+import contextlib
 import json
 import os
+import re
+import sys
+import tempfile
 from importlib.util import find_spec
 from pathlib import Path
 
@@ -72,3 +82,100 @@ def choose_backend(environ=os.environ, installed=None, configured=None):
             environ["KERAS_BACKEND"] = backend
             return backend
     return None
+
+
+#: The backends astromask installs as extras, with what each needs to import.
+EXTRAS = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}
+
+#: Lines of native start-up output that say nothing is wrong (TensorFlow and
+#: XLA probing for CUDA on a machine without one, CPU feature notes).
+NOISE = re.compile(
+    r"All log messages before absl::InitializeLog\(\)"
+    r"|cudart_stub\.cc|cuda_platform\.cc|cuda_executor\.cc|cuda_diagnostics\.cc"
+    r"|cpu_feature_guard\.cc|^To enable the following instructions"
+    r"|oneDNN custom operations are on|port\.cc:\d+\] oneDNN"
+    r"|Unable to register cu(DNN|FFT|BLAS) factory|computation_placer\.cc"
+    r"|TF-TRT Warning|This TensorFlow binary is optimized"
+)
+
+
+class BackendMissing(ImportError):
+    """The Keras backend astromask would run on is not installed."""
+
+
+def backend_name(environ=os.environ):
+    """The backend Keras will use: ``KERAS_BACKEND``, ``keras.json``'s, or TensorFlow."""
+    return environ.get("KERAS_BACKEND") or _configured() or "tensorflow"
+
+
+def check_installed(backend, installed=None):
+    """Raise `BackendMissing`, naming the extra to install, if ``backend`` is missing.
+
+    Examples
+    --------
+    >>> from astromask._backend import check_installed
+    >>> check_installed("jax", installed=lambda name: False)
+    Traceback (most recent call last):
+    ...
+    astromask._backend.BackendMissing: Keras backend 'jax' is not installed: pip install ...
+    """
+    installed = installed or (lambda name: find_spec(name) is not None)
+    module = EXTRAS.get(backend)
+    if module is not None and not installed(module):
+        msg = (
+            f"Keras backend {backend!r} is not installed: pip install 'astromask[{backend}]' "
+            f"(or choose another with KERAS_BACKEND: {', '.join(EXTRAS)})"
+        )
+        raise BackendMissing(msg)
+
+
+@contextlib.contextmanager
+def filtered_stderr(noise=NOISE):
+    """Hold what native code writes to file descriptor 2; pass on all but ``noise``.
+
+    Python's own ``sys.stderr`` is flushed before and replayed after, so
+    warnings and errors raised meanwhile are kept, in order.  Where the
+    standard error has no file descriptor (some notebooks), nothing is held.
+    """
+    try:
+        fd = sys.__stderr__.fileno() if sys.__stderr__ is not None else 2
+        saved = os.dup(fd)
+    except (OSError, ValueError, AttributeError):
+        yield
+        return
+    with tempfile.TemporaryFile(mode="w+b") as held:
+        sys.stderr.flush()
+        os.dup2(held.fileno(), fd)
+        try:
+            yield
+        finally:
+            with contextlib.suppress(Exception):
+                sys.stderr.flush()
+            os.dup2(saved, fd)
+            os.close(saved)
+            held.seek(0)
+            text = held.read().decode(errors="replace")
+            kept = [line for line in text.splitlines(keepends=True) if not noise.search(line)]
+            if kept:
+                sys.stderr.write("".join(kept))
+                sys.stderr.flush()
+
+
+def load_keras():
+    """Import Keras on the chosen backend, quietly; the module.
+
+    Raises
+    ------
+    BackendMissing
+        When the backend is not installed, with the ``pip install`` line.
+    """
+    if "keras" in sys.modules:
+        return sys.modules["keras"]
+    check_installed(backend_name())
+    with filtered_stderr():
+        import keras
+
+        # The first tensor starts the backend's devices (TensorFlow probes
+        # for CUDA then): inside the filter, so its chatter is dropped too.
+        keras.ops.zeros(())
+    return keras

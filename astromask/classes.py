@@ -43,8 +43,11 @@ __all__ = [
     "default_priors",
     "encode_flags",
     "default_thresholds",
+    "DQ_CONVENTIONS",
+    "dq_map",
     "flag_bits",
     "integer_flags",
+    "to_dq",
     "training_priors",
 ]
 
@@ -415,3 +418,153 @@ def _table_rows():
 
 if __doc__ is not None:
     __doc__ = __doc__.replace("<class_table>", _table_rows())
+
+
+@dataclass(frozen=True)
+class DQConvention:
+    """A data-quality convention: its bits, and which astromask classes set them."""
+
+    description: str
+    dtype: str
+    bits: dict  # name -> value
+    classes: dict  # astromask class -> tuple of bit names
+
+
+#: Data-quality conventions `to_dq` converts to.  Classes that describe the
+#: sky rather than a defect (FR, NEB, BBG, BG) set no bit in any of them, nor
+#: does a class the convention has no word for.
+DQ_CONVENTIONS = {
+    "jwst": DQConvention(
+        "JWST pipeline DQ flags (jwst.datamodels.dqflags; uint32)",
+        "uint32",
+        {
+            "DO_NOT_USE": 1,
+            "SATURATED": 2,
+            "JUMP_DET": 4,
+            "PERSISTENCE": 32,
+            "NON_SCIENCE": 512,
+            "DEAD": 1024,
+            "HOT": 2048,
+            "OTHER_BAD_PIXEL": 2**30,
+        },
+        {
+            "CR": ("DO_NOT_USE", "JUMP_DET"),
+            "HCL": ("DO_NOT_USE", "HOT"),
+            "DCL": ("DO_NOT_USE", "DEAD"),
+            "HP": ("DO_NOT_USE", "HOT"),
+            "DP": ("DO_NOT_USE", "DEAD"),
+            "P": ("DO_NOT_USE", "PERSISTENCE"),
+            "TRL": ("DO_NOT_USE", "OTHER_BAD_PIXEL"),
+            "SAT": ("DO_NOT_USE", "SATURATED"),
+            "SP": ("DO_NOT_USE", "OTHER_BAD_PIXEL"),
+            "OV": ("DO_NOT_USE", "NON_SCIENCE"),
+        },
+    ),
+    "hst": DQConvention(
+        "HST ACS and WFC3/UVIS DQ flags (calacs, calwf3; uint16)",
+        "uint16",
+        {
+            "DETECTORPROB": 4,
+            "HOTPIX": 16,
+            "SATPIXEL": 256,
+            "DATAREJECT": 4096,
+            "SATELLITE": 16384,
+        },
+        {
+            "CR": ("DATAREJECT",),
+            "HCL": ("HOTPIX",),
+            "DCL": ("DETECTORPROB",),
+            "HP": ("HOTPIX",),
+            "DP": ("DETECTORPROB",),
+            "TRL": ("SATELLITE",),
+            "SAT": ("SATPIXEL",),
+            "OV": ("DETECTORPROB",),
+        },
+    ),
+    "rubin": DQConvention(
+        "Rubin (LSST Science Pipelines) mask planes, afw's default numbering plus "
+        "STREAK as plane 9; int32",
+        "int32",
+        {
+            "BAD": 1,
+            "SAT": 2,
+            "CR": 8,
+            "SUSPECT": 128,
+            "NO_DATA": 256,
+            "STREAK": 512,
+        },
+        {
+            "CR": ("CR",),
+            "HCL": ("BAD",),
+            "DCL": ("BAD",),
+            "HP": ("BAD",),
+            "DP": ("BAD",),
+            "P": ("SUSPECT",),
+            "TRL": ("STREAK",),
+            "SAT": ("SAT",),
+            "SP": ("SUSPECT",),
+            "OV": ("NO_DATA",),
+        },
+    ),
+}
+
+
+def _convention(convention):
+    if not isinstance(convention, str) or convention.lower() not in DQ_CONVENTIONS:
+        msg = f"convention: expected one of {', '.join(DQ_CONVENTIONS)}, got {convention!r}"
+        raise ValueError(msg)
+    return DQ_CONVENTIONS[convention.lower()]
+
+
+def dq_map(convention):
+    """Which bits of ``convention`` each astromask class sets: ``{class: value}``.
+
+    Examples
+    --------
+    >>> from astromask.classes import dq_map
+    >>> dq_map("rubin")["TRL"], dq_map("jwst")["CR"], dq_map("hst")["SAT"]
+    (512, 5, 256)
+    """
+    table = _convention(convention)
+    return {
+        c.name: sum(table.bits[bit] for bit in table.classes.get(c.name, ()))
+        for c in CLASSES
+        if c.bit is not None
+    }
+
+
+def to_dq(flags, convention="jwst"):
+    """Convert astromask's flags to a data-quality array of another convention.
+
+    Parameters
+    ----------
+    flags : array-like of int
+        Flag map as made by `astromask.flag` (``ccd.flags``).
+    convention : {"jwst", "hst", "rubin"}, optional
+        The convention: JWST's DQ flags, HST ACS and WFC3/UVIS DQ flags, or
+        the Rubin mask planes (`DQ_CONVENTIONS`; the table in the docs gives
+        every class's bits, and `dq_map` returns them).
+
+    Returns
+    -------
+    dq : `numpy.ndarray`
+        Of the convention's integer type, the OR of the bits of every class
+        flagged at each pixel.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from astromask.classes import to_dq
+    >>> flags = np.array([0, 1, 512, 8 | 1], dtype=np.uint16)   # -, CR, SAT, HP + CR
+    >>> to_dq(flags, "jwst")
+    array([   0,    5,    3, 2053], dtype=uint32)
+    >>> to_dq(flags, "rubin")
+    array([0, 8, 2, 9], dtype=int32)
+    """
+    table = _convention(convention)
+    flags = integer_flags(flags)
+    out = np.zeros(np.shape(flags), dtype=table.dtype)
+    for name, value in dq_map(convention).items():
+        if value:
+            out[decode_flags(flags, name)] |= np.array(value, dtype=table.dtype)
+    return out

@@ -46,6 +46,7 @@ import sys
 from contextlib import contextmanager
 from pathlib import Path
 
+from astromask._backend import BackendMissing, backend_name, check_installed
 from astromask._version import __version__
 from astromask.io import (
     Failure,
@@ -61,6 +62,7 @@ __all__ = ["main"]
 
 # Exit statuses (see the module docstring).
 EXIT_FAILED = 1
+EXIT_USAGE = 2
 EXIT_INTERRUPTED = 128 + signal.SIGINT
 EXIT_TERMINATED = 128 + signal.SIGTERM
 
@@ -104,8 +106,6 @@ def _cmd_flag(args):
 
     args.priors = _read_config(args.priors, "priors")
     args.thresholds = _read_config(args.thresholds, "thresholds")
-    if args.single_mask and args.probabilities:
-        raise SystemExit("astromask: error: --single-mask and --probabilities exclude each other")
     classes = args.classes or None
     jobs = expand_paths(args.paths)
     if args.output and len(jobs) != 1:
@@ -118,7 +118,7 @@ def _cmd_flag(args):
         "classes": classes,
         "priors": args.priors,
         "thresholds": args.thresholds,
-        "single_mask": args.single_mask,
+        "single_mask": False if args.planes else None,  # None: flags unless probabilities
         "probabilities": args.probabilities,
         "compress": args.compress,
         "batch_size": args.batch_size,
@@ -596,7 +596,13 @@ def _parser():
     mode.add_argument(
         "--single-mask",
         action="store_true",
-        help="one uint16 bit-coded flag map per image (bit 2**k for class k)",
+        help="one uint16 bit-coded flag map per image, bits named in the header "
+        "(AMB_CR = 1...): the default",
+    )
+    mode.add_argument(
+        "--planes",
+        action="store_true",
+        help="one uint8 plane per class instead of the bit-coded map",
     )
     mode.add_argument(
         "--probabilities",
@@ -797,6 +803,13 @@ def main(argv=None):
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     args = _parser().parse_args(argv)
     args.progress = None if not args.quiet else False
+    if args.func is not _cmd_fetch:
+        # Before any work: a missing backend is a set-up error, in one line.
+        try:
+            check_installed(backend_name())
+        except BackendMissing as err:
+            print(f"astromask: error: {err}", file=sys.stderr)
+            return EXIT_USAGE
     stop = (
         "outputs written so far are complete, the file in progress has none; run the "
         "command again to do the rest (outputs already there are kept and reported)"

@@ -42,6 +42,7 @@ to fill the cache ahead of time.
 """
 
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -53,6 +54,7 @@ from astromask.presets import MODELS, WeightFile, preset
 __all__ = [
     "WeightFile",
     "WeightsError",
+    "announce",
     "cache_dir",
     "fetch",
     "fetch_all",
@@ -187,11 +189,35 @@ def _transient(err):
     return not isinstance(err, ValueError)  # requests' bad-URL errors are ValueErrors
 
 
+def _stderr_is_terminal():
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def announce(what, entries):
+    """One line on the standard error before downloading ``entries`` for ``what``.
+
+    Nothing is written when every file is already in the cache.
+    """
+    missing = [e for e in entries if not is_valid(cache_dir() / e.key, e.sha256)]
+    if missing:
+        size = sum(e.size or 0 for e in missing) / 1e6
+        print(
+            f"astromask: downloading the weights of {what} ({size:.1f} MB, once) into "
+            f"{cache_dir()}",
+            file=sys.stderr,
+            flush=True,
+        )
+    return missing
+
+
 def _download(entry, path, progress):
     """Download ``entry`` to a temporary file beside ``path``; move it there if its hash matches."""
     responses = []
     downloader = pooch.HTTPDownloader(
-        progressbar=bool(progress),
+        progressbar=_stderr_is_terminal() if progress is None else bool(progress),
         timeout=_TIMEOUT_S,
         chunk_size=_CHUNK_BYTES,
         # pooch leaves the response open after an HTTP error or a failed write: keep it to
@@ -248,7 +274,7 @@ def _fetch_locked(entry, path, progress):
     raise WeightsError(msg) from last_error
 
 
-def fetch(entry, *, progress=False):
+def fetch(entry, *, progress=None, quiet=False):
     """Return the local path of a weight file, downloading it if needed.
 
     A cached file is used only if its SHA-256 matches; otherwise it is
@@ -266,7 +292,11 @@ def fetch(entry, *, progress=False):
     entry : `WeightFile` or str
         The file, or its registry key.
     progress : bool, optional
-        Show a download progress bar.
+        Show a download progress bar; `None` shows it on a terminal only.
+        Unless it is `False` or ``quiet`` is set, a download is announced
+        in one line on the standard error (`announce`).
+    quiet : bool, optional
+        No announcement (the caller made one).
 
     Returns
     -------
@@ -292,6 +322,8 @@ def fetch(entry, *, progress=False):
     path = cache_dir() / entry.key
     if is_valid(path, entry.sha256):  # a read-only cache works: no lock taken
         return path
+    if progress is not False and not quiet:
+        announce(entry.key, [entry])
     folder = path.parent
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -308,13 +340,13 @@ def fetch(entry, *, progress=False):
         raise WeightsError(msg) from err
 
 
-def fetch_all(*, progress=False):
+def fetch_all(*, progress=None):
     """Download every registered weight file into the cache.
 
     Parameters
     ----------
     progress : bool, optional
-        Show progress bars.
+        Show progress bars; `None`: on a terminal only.
 
     Returns
     -------
@@ -327,4 +359,4 @@ def fetch_all(*, progress=False):
     >>> len(paths) == len(data.registry())  # doctest: +REMOTE_DATA
     True
     """
-    return [fetch(entry, progress=progress) for entry in registry().values()]
+    return [fetch(entry, progress=progress, quiet=True) for entry in registry().values()]

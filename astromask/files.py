@@ -29,6 +29,7 @@ from astromask.io import (
     read_input,
     resolve_hdu,
     rewrite_file,
+    science_header,
 )
 
 __all__ = ["FlagError", "cosmicray_file", "flag_file", "header_number", "track_file"]
@@ -113,7 +114,7 @@ def flag_file(
     classes=None,
     priors="default",
     thresholds="default",
-    single_mask=False,
+    single_mask=None,
     probabilities=False,
     compress=False,
     batch_size=None,
@@ -125,9 +126,12 @@ def flag_file(
     """Write the MaxiMask masks of one FITS file, as ``astromask flag`` does.
 
     The output has the input's HDU structure: every 2-D or 3-D image HDU
-    (cubes plane by plane) becomes its masks, with header cards telling how
-    they were made; tables, 8-bit images (bad-pixel masks) and other HDUs
-    are copied.  The input is never modified, and the output appears
+    (cubes plane by plane) becomes its flags, one ``uint16`` bit-coded map
+    like `astromask.flag`'s ``flags`` (or one plane per class), with the
+    input HDU's header (WCS, OBJECT, DATE-OBS...; with ``hdu``, the primary
+    header's cards too), cards naming each bit (``AMB_CR = 1``...) and cards
+    telling how the flags were made; tables, 8-bit images (bad-pixel masks)
+    and other HDUs are copied.  The input is never modified, and the output appears
     atomically: it is written to a hidden temporary beside it
     (``.NAME.RANDOM.astromask-HOST-PID.part``, removed if anything goes wrong, even
     `KeyboardInterrupt`), then renamed, and an existing output is never
@@ -159,8 +163,9 @@ def flag_file(
     thresholds : "default", dict or sequence of 14 floats, optional
         As for `astromask.flag`.
     single_mask : bool, optional
-        Write one ``uint16`` bit-coded map per image (`astromask.flag`'s
-        ``flags``) instead of one ``uint8`` plane per class.
+        One ``uint16`` bit-coded map per image (`astromask.flag`'s
+        ``flags``; the default), or with `False` one ``uint8`` plane per
+        class (``--planes``).
     probabilities : bool, optional
         Write ``float32`` probabilities, one plane per class, not
         thresholded.
@@ -190,8 +195,8 @@ def flag_file(
 
     Examples
     --------
-    Flag a small simulated frame, keeping two classes; the output is written
-    beside the input as ``frame.mask.fits``:
+    Flag a small simulated frame, keeping two classes, one plane each; the
+    output is written beside the input as ``frame.mask.fits``:
 
     >>> import tempfile
     >>> from pathlib import Path
@@ -202,7 +207,7 @@ def flag_file(
     >>> with tempfile.TemporaryDirectory() as folder:
     ...     path = Path(folder) / "frame.fits"
     ...     fits.PrimaryHDU(ccd.data).writeto(path)
-    ...     out = flag_file(path, classes=["CR", "SAT"])  # doctest: +REMOTE_DATA
+    ...     out = flag_file(path, classes=["CR", "SAT"], single_mask=False)  # doctest: +REMOTE_DATA
     ...     with fits.open(out) as hdul:  # doctest: +REMOTE_DATA
     ...         print(out.name, hdul[0].data.shape, hdul[0].data.dtype, hdul[0].header["AMCLS0"])
     frame.mask.fits (2, 64, 64) uint8 CR
@@ -210,6 +215,8 @@ def flag_file(
     if single_mask and probabilities:
         msg = "single_mask and probabilities exclude each other"
         raise ValueError(msg)
+    if single_mask is None:
+        single_mask = not probabilities
     classes_index = class_table.class_index(classes)
     path = Path(path)
     try:
@@ -239,14 +246,16 @@ def flag_file(
             result, cards = _flag_hdu(hdu.data, classes_index, opts, hdu.header)
         except (ValueError, TypeError) as err:
             raise Failure(f"HDU {index}: {err}") from err
-        header = fits.Header()
+        first = len(output_hdul) == 0
+        # Alone in its output, an extension takes the primary header's cards too.
+        primary = hdul[0].header if first and index else None
+        header = science_header(hdu.header, primary)
         if hdu.name and hdu.name != "PRIMARY":
             header["EXTNAME"] = (hdu.name, "name of the input HDU")
         if hdu.ver and hdu.ver != 1:
             header["EXTVER"] = hdu.ver
         for key, value, comment in cards:
             header[key] = (value, comment)
-        first = len(output_hdul) == 0
         if compress and result.dtype.kind in "iu":
             if first:
                 output_hdul.append(fits.PrimaryHDU())
@@ -386,7 +395,8 @@ def cosmicray_file(
             output.append(fits.PrimaryHDU(result.data, header=header))
         else:
             output.append(fits.ImageHDU(result.data, header=header, name=image.name))
-        mask_header = fits.Header()
+        # The mask overlays its image: same WCS and observation cards.
+        mask_header = science_header(image.header)
         mask_header["AMSRCHDU"] = (index, "HDU whose cosmic rays this marks")
         output.append(
             fits.ImageHDU(

@@ -9,12 +9,14 @@ applied in `astromask.priors`.
 """
 
 import contextlib
+import logging
 import warnings
 
 import numpy as np
 
 from astromask import tiling as tilings
 from astromask import zoo
+from astromask._backend import load_keras
 from astromask._validate import check_device, whole_number
 
 __all__ = [
@@ -39,9 +41,33 @@ def device_scope(device):
     """The Keras device scope of ``device`` (a no-op for `None`)."""
     if check_device(device) is None:
         return contextlib.nullcontext()
-    import keras
+    keras = load_keras()
 
     return keras.device(device)
+
+
+class _NoRetracingNote(logging.Filter):
+    """Drops TensorFlow's note that a predict function was traced again.
+
+    Each tile shape has its network (`astromask.zoo.get_model`), built and
+    traced once; TensorFlow counts those first traces as retracing and says
+    so after five shapes, which tells a user nothing they can act on.
+    """
+
+    def filter(self, record):
+        return "triggered tf.function retracing" not in record.getMessage()
+
+
+@contextlib.contextmanager
+def _quiet_retracing():
+    """`_NoRetracingNote` on the ``tensorflow`` logger while astromask predicts."""
+    logger = logging.getLogger("tensorflow")
+    note = _NoRetracingNote()
+    logger.addFilter(note)
+    try:
+        yield
+    finally:
+        logger.removeFilter(note)
 
 
 def _progress_bar(total, progress, desc):
@@ -82,7 +108,11 @@ def run_tiles(net, coords, cut, *, batch_size, device=None, progress=False, desc
     outputs : `numpy.ndarray`
         float32 network output for them.
     """
-    with device_scope(device), _progress_bar(len(coords), progress, desc) as bar:
+    with (
+        device_scope(device),
+        _quiet_retracing(),
+        _progress_bar(len(coords), progress, desc) as bar,
+    ):
         for first in range(0, len(coords), batch_size):
             batch = coords[first : first + batch_size]
             yield batch, np.asarray(net.predict_on_batch(cut(batch)), dtype=np.float32)
@@ -165,7 +195,7 @@ def predict_image(
         # oneDNN's results depend on the batch shape, and they are upstream's.
         default = tilings.even_batch_size(len(coords), default)
     batch_size = check_batch_size(batch_size, default)
-    net = zoo.get_model(model, (tile_h, tile_w), progress=bool(progress), precision=precision)
+    net = zoo.get_model(model, (tile_h, tile_w), progress=progress, precision=precision)
     out = None
 
     def cut(batch):
@@ -272,7 +302,7 @@ def predict_unet(
         raise ValueError(msg)
     tile_h, tile_w = min(tiling.size, height), min(tiling.size, width)
     coords = [(y, x) for y in tiling.starts(height) for x in tiling.starts(width)]
-    net = zoo.get_model(model, (tile_h, tile_w), progress=bool(progress), precision=precision)
+    net = zoo.get_model(model, (tile_h, tile_w), progress=progress, precision=precision)
     image = np.moveaxis(channels, 0, -1)
     if blend is not None:
         out = np.zeros((height, width), dtype=np.float32)

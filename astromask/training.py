@@ -28,16 +28,18 @@ import math
 import re
 from pathlib import Path
 
-import keras
 import numpy as np
 from scipy import ndimage
 
 from astromask import zoo
+from astromask._backend import load_keras
 from astromask.convert.batchnorm import fold_batchnorm_arrays
 from astromask.cosmicrays import standardize, subtract_tile_median
 from astromask.inference import device_scope
 from astromask.io.paths import parse_hdu_suffix
 from astromask.presets import CosmicConnModel, DeepCRModel
+
+keras = load_keras()
 
 __all__ = [
     "TileDataset",

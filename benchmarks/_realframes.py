@@ -1,5 +1,6 @@
 """The real frames of ``../shared/realdata`` in electrons, for the benchmarks."""
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -9,7 +10,13 @@ from astropy.stats import sigma_clipped_stats
 from astromask.io import parse_section
 from astromask.simulate import _frame_hits
 
-REALDATA = Path(__file__).resolve().parents[2] / "shared" / "realdata"
+# ../shared/realdata beside the repository (not the working folder), or
+# ASTROMASK_REALDATA, as for the tests.
+REALDATA = Path(
+    os.environ.get(
+        "ASTROMASK_REALDATA", Path(__file__).resolve().parents[2] / "shared" / "realdata"
+    )
+)
 
 LSST_HITS = "imsim_cosmic_rays_itl_2017_half.fits.gz"
 

@@ -17,6 +17,7 @@ the header.  Usage::
     python benchmarks/eval_decam_cr.py [REALDATA_DIR]
 """
 
+import os
 import sys
 from pathlib import Path
 
@@ -29,7 +30,13 @@ from scipy import ndimage
 from astromask import cosmicray_deepcr, cosmicray_maximask
 from astromask.presets import cosmic_ray_models
 
-REALDATA = Path(__file__).resolve().parents[2] / "shared" / "realdata"
+# ../shared/realdata beside the repository (not the working folder), or
+# ASTROMASK_REALDATA, as for the tests.
+REALDATA = Path(
+    os.environ.get(
+        "ASTROMASK_REALDATA", Path(__file__).resolve().parents[2] / "shared" / "realdata"
+    )
+)
 
 
 def detectors():

@@ -51,3 +51,37 @@ def test_nothing_installed_leaves_keras_to_say_so(keras_home):
     env = {}
     assert choose_backend(env, installed=_installed()) is None
     assert env == {}
+
+
+def test_a_missing_backend_is_one_line_naming_the_extra(monkeypatch):
+    from astromask import _backend
+
+    with pytest.raises(_backend.BackendMissing, match=r"pip install 'astromask\[torch\]'"):
+        _backend.check_installed("torch", installed=_installed("tensorflow"))
+    _backend.check_installed("torch", installed=_installed("torch"))  # no error
+
+
+def test_the_command_line_exits_2_before_any_work_without_its_backend(
+    monkeypatch, tmp_path, capsys
+):
+    from astromask import _backend, cli
+
+    monkeypatch.setenv("KERAS_BACKEND", "jax")
+    monkeypatch.setattr(_backend, "find_spec", lambda name: None)
+    output = tmp_path / "demo.fits"
+    assert cli.main(["demo", "--output", str(output)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "astromask[jax]" in err and "KERAS_BACKEND" in err
+    assert not output.exists()
+
+
+def test_native_start_up_chatter_is_dropped_and_the_rest_kept(capfd):
+    import os
+
+    from astromask._backend import filtered_stderr
+
+    with filtered_stderr():
+        os.write(2, b"I0000 00:00:1 cudart_stub.cc:31] Could not find cuda drivers\n")
+        os.write(2, b"a real problem\n")
+        os.write(2, b"E0000 00:00:1 cuda_platform.cc:52] failed call to cuInit\n")
+    assert capfd.readouterr().err == "a real problem\n"

@@ -48,16 +48,16 @@ BIG = 400  # MaxiTrack's smallest frame
 
 # name -> the HDUs the flag output has: (class name, data shape or None)
 FLAG_GOOD = {
-    "good0.fits": [("PrimaryHDU", (14, SIDE, SIDE))],
-    "good1.fits": [("PrimaryHDU", (14, SIDE, SIDE))],
+    "good0.fits": [("PrimaryHDU", (SIDE, SIDE))],
+    "good1.fits": [("PrimaryHDU", (SIDE, SIDE))],
     "mef.fits": [
         ("PrimaryHDU", None),
-        ("ImageHDU", (14, SIDE, SIDE)),
-        ("ImageHDU", (14, SIDE, SIDE)),
+        ("ImageHDU", (SIDE, SIDE)),
+        ("ImageHDU", (SIDE, SIDE)),
         ("BinTableHDU", (2,)),
     ],
-    "comp.fits.fz": [("PrimaryHDU", None), ("ImageHDU", (14, BIG, BIG))],
-    "gz.fits.gz": [("PrimaryHDU", (14, SIDE, SIDE))],
+    "comp.fits.fz": [("PrimaryHDU", None), ("ImageHDU", (BIG, BIG))],
+    "gz.fits.gz": [("PrimaryHDU", (SIDE, SIDE))],
 }
 # name -> what the line of a bad file says (for flag)
 FLAG_BAD = {
@@ -208,7 +208,7 @@ def test_flag_reports_every_bad_file_and_writes_every_good_one(batch, untouched,
     for name, hdus in FLAG_GOOD.items():
         assert _hdus(tmp_path / _flag_output(name)) == hdus
     with fits.open(tmp_path / "mef.mask.fits") as hdul:
-        assert hdul[1].header["AMCLS0"] == "CR" and hdul[1].data.dtype == np.uint8
+        assert hdul[1].header["AMB_CR"] == 1 and hdul[1].data.dtype == np.uint16
         assert hdul["CAT"].data["x"].tolist() == [1.0, 2.0]
 
 

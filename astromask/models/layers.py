@@ -10,6 +10,16 @@ from keras import ops
 __all__ = ["GroupNorm", "MaxPoolWithMask", "MaxUnpool", "unet"]
 
 
+def _spatial(x, axes):
+    """Rows and columns of ``x``: ints where known, scalar tensors where not."""
+    shape = ops.shape(x)
+    return tuple(x.shape[a] if x.shape[a] is not None else shape[a] for a in axes)
+
+
+def _known(*sizes):
+    return all(isinstance(size, int) for size in sizes)
+
+
 class _ImageLayer(keras.layers.Layer):
     """A layer on 4-D image batches in either data format."""
 
@@ -43,7 +53,9 @@ class MaxPoolWithMask(_ImageLayer):
     ReLU, where whole windows are zero).  Odd sizes are padded at the bottom
     and right, so the output has ``ceil(n / 2)`` rows and columns.
 
-    The spatial size of the input must be known when the layer is called.
+    The spatial size may be unknown when the layer is traced (a network
+    built for every tile size, traced once by TensorFlow): the padding and
+    cropping then follow the runtime size, with the same results.
 
     Parameters
     ----------
@@ -65,9 +77,9 @@ class MaxPoolWithMask(_ImageLayer):
 
     def call(self, x):
         ay, ax = self._axes
-        height, width = x.shape[ay], x.shape[ax]
+        height, width = _spatial(x, self._axes)
         pad_h, pad_w = height % 2, width % 2
-        if pad_h or pad_w:
+        if not _known(height, width) or pad_h or pad_w:
             pads = [[0, 0]] * 4
             pads[ay], pads[ax] = [0, pad_h], [0, pad_w]
             x = ops.pad(x, pads, constant_values=-float("inf"))
@@ -120,8 +132,8 @@ class MaxPoolWithMask(_ImageLayer):
     def compute_output_shape(self, input_shape):
         ay, ax = self._axes
         shape = list(input_shape)
-        shape[ay] = (shape[ay] + 1) // 2
-        shape[ax] = (shape[ax] + 1) // 2
+        for axis in (ay, ax):
+            shape[axis] = None if shape[axis] is None else (shape[axis] + 1) // 2
         return tuple(shape), tuple(input_shape)
 
     def compute_output_spec(self, x):
@@ -159,9 +171,20 @@ class MaxUnpool(_ImageLayer):
     def call(self, inputs):
         x, mask = inputs
         ay, ax = self._axes
-        height, width = mask.shape[ay], mask.shape[ax]
-        half_h, half_w = x.shape[ay], x.shape[ax]
+        height, width = _spatial(mask, self._axes)
+        half_h, half_w = _spatial(x, self._axes)
         zero = ops.zeros((), dtype=x.dtype)
+        if self.data_format == "channels_last" and not _known(height, width, half_h, half_w):
+            # Sizes known at run time only: pad the mask to the upsampled
+            # size (odd sizes), broadcast as below, crop.
+            pads = [[0, 0], [0, 2 * half_h - height], [0, 2 * half_w - width], [0, 0]]
+            channels = x.shape[3]
+            windows = ops.reshape(
+                ops.pad(ops.cast(mask, "bool"), pads), (-1, half_h, 2, half_w, 2, channels)
+            )
+            x = ops.reshape(x, (-1, half_h, 1, half_w, 1, channels))
+            up = ops.reshape(ops.where(windows, x, zero), (-1, 2 * half_h, 2 * half_w, channels))
+            return up[:, :height, :width, :]
         if self.data_format == "channels_last" and (height, width) == (2 * half_h, 2 * half_w):
             # Broadcast each value over its 2x2 window in one pass: no
             # upsampled copy of x is made.  (Channels-first, the window's

@@ -60,7 +60,7 @@ def build_maximask(tile_shape=(400, 400), *, data_format=None, name="maximask"):
         Maps ``(batch, height, width, 1)`` normalised images to
         ``(batch, height, width, 14)`` sigmoid class probabilities.
     """
-    height, width = (int(v) for v in tile_shape)
+    height, width = (None if v is None else int(v) for v in tile_shape)
     fmt = data_format or keras.config.image_data_format()
     inputs = keras.Input(shape=(height, width, 1), name="image")
     x = keras.layers.Activation(keras.ops.arcsinh, name="asinh")(inputs)

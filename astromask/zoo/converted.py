@@ -29,7 +29,7 @@ CONVERTED_VERSION = 2  # bump when a converter's output changes
 _log = logging.getLogger("astromask.zoo")
 
 
-def converted_weights(model, *, progress=False):
+def converted_weights(model, *, progress=None):
     """Return a model's weights as ``{"layer/variable": numpy array}``.
 
     Downloads the original files if needed, converts them once and caches
@@ -40,7 +40,8 @@ def converted_weights(model, *, progress=False):
     model : str
         Model name, for example ``"maximask"``.
     progress : bool, optional
-        Show download progress bars.
+        Show download progress bars; `None`: on a terminal only (see
+        `astromask.data.fetch`).
 
     Returns
     -------
@@ -54,7 +55,9 @@ def converted_weights(model, *, progress=False):
     (16, (3, 3, 1, 32))
     """
     files = data.model_files(model)
-    paths = [data.fetch(f, progress=progress) for f in files]
+    if progress is not False:
+        data.announce(model, files)
+    paths = [data.fetch(f, progress=progress, quiet=True) for f in files]
     tag = f"{model.replace('/', '_')}.keras-v{CONVERTED_VERSION}-{files[-1].sha256[:16]}"
     cache = Path(paths[0]).parent / f"{tag}.npz"
     return _cached_conversion(cache, lambda: convert(model, paths))

@@ -1,22 +1,58 @@
 """`get_model`: a model name or a trained file, built with its pretrained weights.
 
-Built models are kept in memory per model, input shape, Keras backend and
-precision, so each is built once per process.
+Built models are kept in memory per model, Keras backend and precision, and
+per input shape for the networks whose shape is fixed when they are built
+(`SHAPE_FREE_FAMILIES` says which are not).  At most `MAX_MODELS` are kept,
+the least recently used going first, so that a process that sees frames of
+many sizes does not grow without bound.
 """
 
 import contextlib
 import threading
+from collections import OrderedDict
 
 from astromask import data
+from astromask._backend import load_keras
 from astromask.presets import cosmic_ray_models
 from astromask.zoo.converted import converted_weights
 from astromask.zoo.families import build, build_network, data_format
 from astromask.zoo.trained import is_trained_model, trained_metadata
 
-__all__ = ["PRECISIONS", "check_precision", "cosmic_ray_spec", "get_model", "weights_sha256"]
+__all__ = [
+    "MAX_MODELS",
+    "PRECISIONS",
+    "SHAPE_FREE_FAMILIES",
+    "check_precision",
+    "cosmic_ray_spec",
+    "get_model",
+    "weights_sha256",
+]
 
-_models = {}
+#: Families built once for every tile size: their inputs have no fixed rows
+#: and columns, so TensorFlow traces their predict function at most twice
+#: (the first size, then a shape-free trace that serves all), and one copy
+#: of the weights serves every frame.  Results are bit for bit those of a
+#: network built for the tile size (``tests/test_layers.py``).
+SHAPE_FREE_FAMILIES = frozenset({"maximask"})
+
+#: Networks kept in memory at once (each holds its weights and its traces).
+MAX_MODELS = 8
+
+_models = OrderedDict()
 _lock = threading.Lock()
+
+
+def _remember(key, make):
+    """``_models[key]``, made by ``make()`` if needed; the least used beyond MAX_MODELS go."""
+    with _lock:
+        if key in _models:
+            _models.move_to_end(key)
+            return _models[key]
+        net = make()
+        _models[key] = net
+        while len(_models) > MAX_MODELS:
+            _models.popitem(last=False)
+        return net
 
 
 def cosmic_ray_spec(model):
@@ -107,7 +143,7 @@ def check_precision(precision):
 @contextlib.contextmanager
 def _policy(precision):
     """Build layers under the dtype policy of ``precision``."""
-    import keras
+    keras = load_keras()
 
     policy = PRECISIONS[precision]
     if policy is None:
@@ -121,7 +157,7 @@ def _policy(precision):
         keras.config.set_dtype_policy(old)
 
 
-def get_model(model, input_shape, *, progress=False, precision=None):
+def get_model(model, input_shape, *, progress=None, precision=None):
     """Return a model with its pretrained weights, built for ``input_shape``.
 
     Parameters
@@ -131,7 +167,8 @@ def get_model(model, input_shape, *, progress=False, precision=None):
     input_shape : tuple of int
         ``(height, width)`` of the input tiles.
     progress : bool, optional
-        Show download progress bars.
+        Show download progress bars; `None`: on a terminal only (see
+        `astromask.data.fetch`).
     precision : {"float32", "bfloat16", "float16"}, optional
         Compute precision (default float32); see `PRECISIONS`.
 
@@ -150,22 +187,27 @@ def get_model(model, input_shape, *, progress=False, precision=None):
     >>> get_model("deepcr/ACS-WFC", (64, 64)) is net  # doctest: +REMOTE_DATA
     True
     """
-    import keras
+    keras = load_keras()
 
     shape = tuple(int(v) for v in input_shape)
     precision = check_precision(precision)
     if is_trained_model(model):
         return _trained_model(model, shape, precision)
-    key = (model, shape, keras.backend.backend(), precision)
-    with _lock:
-        if key not in _models:
-            from astromask.convert.common import assign_weights
+    from astromask.presets import preset
 
-            with _policy(precision):
-                net = build(*key[:3])
-            assign_weights(net, converted_weights(model, progress=progress))
-            _models[key] = net
-        return _models[key]
+    if preset(model).family in SHAPE_FREE_FAMILIES:
+        shape = (None, None)
+    key = (model, shape, keras.backend.backend(), precision)
+
+    def make():
+        from astromask.convert.common import assign_weights
+
+        with _policy(precision):
+            net = build(*key[:3])
+        assign_weights(net, converted_weights(model, progress=progress))
+        return net
+
+    return _remember(key, make)
 
 
 def _trained_model(path, shape, precision="float32"):
@@ -176,30 +218,31 @@ def _trained_model(path, shape, precision="float32"):
     network its spec builds: the file was saved at its training tile size
     and perhaps on another backend's layout.
     """
-    import keras
+    keras = load_keras()
 
     import astromask.models.layers  # noqa: F401  (registers the custom layers)
 
     meta = trained_metadata(path)
     key = (meta["sha256"], shape, keras.backend.backend(), precision)
-    with _lock:
-        if key not in _models:
-            try:
-                saved = keras.saving.load_model(path, compile=False, safe_mode=True)
-            except Exception as err:
-                msg = f"model: cannot load {str(path)!r} with Keras ({err})"
-                raise ValueError(msg) from err
-            with _policy(precision):
-                net = build_network(
-                    meta["spec"], shape, data_format=data_format(keras.backend.backend())
-                )
-            for layer in net.layers:
-                if layer.weights:
-                    try:
-                        source = saved.get_layer(layer.name)
-                    except ValueError as err:
-                        msg = f"model: {str(path)!r} has no layer {layer.name!r} its spec needs"
-                        raise ValueError(msg) from err
-                    layer.set_weights(source.get_weights())
-            _models[key] = net
-        return _models[key]
+
+    def make():
+        try:
+            saved = keras.saving.load_model(path, compile=False, safe_mode=True)
+        except Exception as err:
+            msg = f"model: cannot load {str(path)!r} with Keras ({err})"
+            raise ValueError(msg) from err
+        with _policy(precision):
+            net = build_network(
+                meta["spec"], shape, data_format=data_format(keras.backend.backend())
+            )
+        for layer in net.layers:
+            if layer.weights:
+                try:
+                    source = saved.get_layer(layer.name)
+                except ValueError as err:
+                    msg = f"model: {str(path)!r} has no layer {layer.name!r} its spec needs"
+                    raise ValueError(msg) from err
+                layer.set_weights(source.get_weights())
+        return net
+
+    return _remember(key, make)

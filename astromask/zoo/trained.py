@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 from astromask._atomic import atomic_file, sha256
+from astromask._backend import load_keras
 from astromask._version import __version__
 from astromask.presets import CosmicConnModel, DeepCRModel
 
@@ -231,7 +232,7 @@ def save_trained(model, path, spec, *, base=None, training=None, overwrite=False
     import json
     import zipfile
 
-    import keras
+    keras = load_keras()
 
     path = check_trained_output(path, overwrite=overwrite, name="path")
     meta = {
