@@ -108,6 +108,7 @@ def run_tiles(net, coords, cut, *, batch_size, device=None, progress=False, desc
     outputs : `numpy.ndarray`
         float32 network output for them.
     """
+    run = zoo.predictor(net)
     with (
         device_scope(device),
         _quiet_retracing(),
@@ -115,7 +116,7 @@ def run_tiles(net, coords, cut, *, batch_size, device=None, progress=False, desc
     ):
         for first in range(0, len(coords), batch_size):
             batch = coords[first : first + batch_size]
-            yield batch, np.asarray(net.predict_on_batch(cut(batch)), dtype=np.float32)
+            yield batch, np.asarray(run(cut(batch)), dtype=np.float32)
             bar.update(len(batch))
 
 

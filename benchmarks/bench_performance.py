@@ -1,6 +1,22 @@
 """Performance of astromask against its anchors, every target in one run.
 
-Prints one table per target, then a summary with the ratios:
+First the four targets of the speed issue (``--targets-only`` runs these
+alone), TensorFlow backend, whole commands in fresh processes:
+
+T1. One ``--size`` x ``--size`` FITS file: ``astromask flag FILE`` against
+    upstream ``maximask FILE``, process start included on both sides;
+    the two alternate, ``--repeat`` times each, and the medians are compared.
+T2. A folder of ``--folder-files`` files of ``--folder-size`` pixels:
+    ``astromask flag DIR`` against ``maximask DIR``, one command each.
+T3. Ten `astromask.flag` calls in one process on frames of ten sizes from
+    500 to 3000 pixels (``--sizes``), then the same ten again: each call of
+    the first pass against the same size's call in the second (the steady
+    state, every shape seen): after the first, within 15 % in seconds per
+    megapixel; the first within 2 s.
+T4. Parity: ``astromask flag FILE --tiling maximask --planes`` against the
+    mask file upstream wrote in T1, plane by plane.
+
+Then one table per further measurement, and a summary with the ratios:
 
 1. ``astromask.flag`` with the default tiling (``"auto"``) and with
    ``"maximask"``, on every Keras backend, against upstream ``maximask FILE``
@@ -72,6 +88,29 @@ seconds = time.perf_counter() - start
 out.write(sys.argv[2], hdu_mask="MASK", hdu_flags="FLAGS", overwrite=True)
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2  # KiB -> GiB
 print(json.dumps({"processing": seconds, "peak_gib": peak}))
+"""
+
+# T3: ten sizes, twice, in one process; seconds per call as JSON.
+SIZES = """
+import json, sys, time
+import numpy as np
+import astromask
+from astromask.simulate import simulated_frame
+sizes = [int(s) for s in sys.argv[1].split(",")]
+base, _ = simulated_frame((1024, 1024), seed=1)
+def frame(n):
+    reps = -(-n // 1024)
+    return np.ascontiguousarray(np.tile(base.data, (reps, reps))[:n, :n])
+passes = []
+for _ in range(2):
+    seconds = []
+    for n in sizes:
+        image = frame(n)
+        start = time.perf_counter()
+        astromask.flag(image, progress=False)
+        seconds.append(time.perf_counter() - start)
+    passes.append(seconds)
+print(json.dumps({"first": passes[0], "steady": passes[1]}))
 """
 
 # Upstream's CLI with -v logs its own processing time; the peak RSS is added.
@@ -225,6 +264,132 @@ def _gpu_visible(python, env):
     return _json(_run([python, "-c", probe], env))
 
 
+def _median(values):
+    values = sorted(values)
+    middle = len(values) // 2
+    return values[middle] if len(values) % 2 else (values[middle - 1] + values[middle]) / 2
+
+
+def _command(cmd, env, cwd):
+    """Seconds of a whole command (fresh process), which must succeed."""
+    start = time.perf_counter()
+    done = subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True)
+    if done.returncode:
+        sys.exit(f"{' '.join(map(str, cmd[:3]))} failed:\n{done.stderr[-3000:]}")
+    return time.perf_counter() - start
+
+
+def targets(args, env, summary):
+    """T1 to T4 of the speed issue; appends their lines to ``summary``."""
+    import numpy as np
+    from astropy.io import fits
+
+    from astromask.simulate import simulated_frame
+
+    env = dict(env, KERAS_BACKEND="tensorflow")
+    python = _pythons(args.backend_python, ["tensorflow"])["tensorflow"]
+    # Upstream's own command, beside its Python.
+    upstream_cli = [str(Path(args.upstream_python).parent / "maximask")]
+    ours_cli = [python, "-m", "astromask.cli", "flag", "-q", "--overwrite"]
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        for side in ("up", "ours"):
+            (tmp / side).mkdir()
+        ccd, _ = simulated_frame((args.size, args.size), seed=1)
+        for side in ("up", "ours"):
+            fits.PrimaryHDU(ccd.data).writeto(tmp / side / "frame.fits")
+        # T1: alternated, medians.
+        up, ours = [], []
+        for _ in range(args.repeat):
+            up.append(_command([*upstream_cli, "frame.fits"], env, tmp / "up"))
+            ours.append(_command([*ours_cli, "frame.fits"], env, tmp / "ours"))
+        t1 = _median(up) / _median(ours)
+        print(f"T1. one {args.size}x{args.size} file, whole command (median of {args.repeat})")
+        for name, runs in (("upstream maximask FILE", up), ("astromask flag FILE", ours)):
+            each = ", ".join(f"{v:.1f}" for v in runs)
+            print(f"    {name:<23} {_median(runs):7.1f} s   ({each})")
+        print(f"    ratio x{t1:.1f}")
+        summary.append(("T1 one file, whole command, vs maximask FILE", f"x{t1:.1f}", ">= 10"))
+
+        # T4: parity with the file upstream wrote in T1.
+        _command(
+            [
+                *ours_cli,
+                "--tiling",
+                "maximask",
+                "--planes",
+                "--output",
+                "parity.fits",
+                "frame.fits",
+            ],
+            env,
+            tmp / "ours",
+        )
+        with (
+            fits.open(tmp / "up" / "frame.mask.fits") as a,
+            fits.open(tmp / "ours" / "parity.fits") as b,
+        ):
+            same = np.array_equal(a[0].data, b[0].data)
+            differ = (
+                int((a[0].data != b[0].data).sum()) if a[0].data.shape == b[0].data.shape else -1
+            )
+        print(
+            f"T4. parity (--tiling maximask --planes vs upstream's file): "
+            f"{'bit-identical' if same else f'{differ} values differ'}"
+        )
+        summary.append(
+            (
+                "T4 parity mode vs upstream (TensorFlow)",
+                "bit-identical" if same else f"{differ} differ",
+                "bit-identical",
+            )
+        )
+
+        # T2: a folder, one command each.
+        frames = [
+            simulated_frame((args.folder_size, args.folder_size), seed=10 + k)[0].data
+            for k in range(args.folder_files)
+        ]
+        for side in ("up", "ours"):
+            folder = tmp / side / "night"
+            folder.mkdir()
+            for k, data in enumerate(frames):
+                fits.PrimaryHDU(data).writeto(folder / f"frame{k}.fits")
+        up_dir = _command([*upstream_cli, "night"], env, tmp / "up")
+        ours_dir = _command([*ours_cli, "night"], env, tmp / "ours")
+        t2 = up_dir / ours_dir
+        side = f"{args.folder_size}x{args.folder_size}"
+        print(f"T2. folder of {args.folder_files} files of {side}, one command each")
+        print(f"    upstream maximask DIR   {up_dir:7.1f} s")
+        print(f"    astromask flag DIR      {ours_dir:7.1f} s")
+        print(f"    ratio x{t2:.1f}")
+        summary.append(
+            (
+                f"T2 folder of {args.folder_files} x {args.folder_size}^2 vs maximask DIR",
+                f"x{t2:.1f}",
+                ">= 12",
+            )
+        )
+
+    # T3: ten sizes in one process.
+    sizes = [int(v) for v in args.sizes.split(",")]
+    r = _json(_run([python, "-c", SIZES, args.sizes], env))
+    print("T3. ten flag() calls, new sizes then the same again (steady state)")
+    print("    size    first s  steady s  first s/Mpix  steady s/Mpix  excess")
+    worst_later, first_excess = 0.0, r["first"][0] - r["steady"][0]
+    for k, (n, a, b) in enumerate(zip(sizes, r["first"], r["steady"], strict=True)):
+        mpix = n * n / 1e6
+        excess = a / b - 1
+        if k:
+            worst_later = max(worst_later, excess)
+        rates = f"{a / mpix:12.3f}  {b / mpix:13.3f}"
+        print(f"    {n:5d}  {a:8.2f}  {b:8.2f}  {rates}  {100 * excess:+6.1f} %")
+    summary.append(
+        ("T3 calls 2-10 vs steady s/Mpix (worst)", f"{100 * worst_later:+.0f} %", "<= 15 %")
+    )
+    summary.append(("T3 first call vs steady", f"{first_excess:+.1f} s", "<= 2 s"))
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--upstream-python", required=True)
@@ -241,6 +406,14 @@ def main(argv=None):
         metavar="BACKEND=PYTHON",
         help="the Python to run astromask in on BACKEND (default: this one)",
     )
+    parser.add_argument("--folder-files", type=int, default=8, help="T2's number of files")
+    parser.add_argument("--folder-size", type=int, default=2048, help="T2's frame side")
+    parser.add_argument(
+        "--sizes",
+        default="500,778,1056,1333,1611,1889,2167,2444,2722,3000",
+        help="T3's frame sides",
+    )
+    parser.add_argument("--targets-only", action="store_true", help="T1 to T4 alone")
     args = parser.parse_args(argv)
 
     from astropy.io import fits
@@ -254,6 +427,11 @@ def main(argv=None):
     mpix = args.size**2 / 1e6
     print(f"{os.cpu_count()} CPU cores; frame {args.size}x{args.size} ({mpix:.2f} Mpix)\n")
     _run([python[backends[0]], "-m", "astromask.cli", "fetch", "-q"], env)  # no download timed
+
+    targets(args, env, summary)
+    if args.targets_only:
+        _print_summary(summary)
+        return 0
 
     # 1. End to end and processing only, every backend (targets 1 and 6).
     with tempfile.TemporaryDirectory() as tmp:
@@ -371,11 +549,15 @@ def main(argv=None):
     print("\n5. GPUs seen by Keras: " + ", ".join(f"{b} {n}" for b, n in gpus.items()))
     summary.append(("GPU", "none visible" if not any(gpus.values()) else str(gpus), ""))
 
+    _print_summary(summary)
+    return 0
+
+
+def _print_summary(summary):
     print("\nSummary")
     width = max(len(s[0]) for s in summary)
     for name, value, goal in summary:
         print(f"   {name:<{width}}  {value:<28} target {goal}")
-    return 0
 
 
 if __name__ == "__main__":

@@ -166,6 +166,7 @@ def test_a_shape_free_maximask_matches_one_built_for_each_size():
     """
     import keras
 
+    from astromask import zoo
     from astromask.models.maximask import build_maximask
 
     free = build_maximask((None, None), name="free")
@@ -181,3 +182,5 @@ def test_a_shape_free_maximask_matches_one_built_for_each_size():
         want = keras.ops.convert_to_numpy(fixed.predict_on_batch(x))
         assert got.shape == (2, *shape, 14)
         np.testing.assert_array_equal(got, want)
+        # What astromask runs: one trace for every shape on TensorFlow.
+        np.testing.assert_array_equal(zoo.predictor(free)(x), want)

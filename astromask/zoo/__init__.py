@@ -29,6 +29,7 @@ from astromask.zoo.networks import (
     check_precision,
     cosmic_ray_spec,
     get_model,
+    predictor,
     weights_sha256,
 )
 from astromask.zoo.trained import (
@@ -51,6 +52,7 @@ __all__ = [
     "data_format",
     "get_model",
     "is_trained_model",
+    "predictor",
     "save_trained",
     "trained_metadata",
     "weights_sha256",

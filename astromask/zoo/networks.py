@@ -25,6 +25,7 @@ __all__ = [
     "check_precision",
     "cosmic_ray_spec",
     "get_model",
+    "predictor",
     "weights_sha256",
 ]
 
@@ -40,6 +41,38 @@ MAX_MODELS = 8
 
 _models = OrderedDict()
 _lock = threading.Lock()
+
+
+def predictor(net):
+    """The function that runs ``net`` on a batch: numpy in, float32 numpy out.
+
+    On TensorFlow a network built without rows and columns is run through one
+    `tf.function` whose input has no fixed shape, traced once for every tile
+    size and batch size (Keras's ``predict_on_batch`` traces the first shape
+    it sees, then traces again without shapes); elsewhere, and for networks
+    of fixed shape, it is ``predict_on_batch``.
+    """
+    run = getattr(net, "_astromask_predictor", None)
+    if run is not None:
+        return run
+    keras = load_keras()
+    shape = net.input_shape
+    if keras.backend.backend() == "tensorflow" and shape[1] is None and shape[2] is None:
+        import tensorflow as tf
+
+        spec = tf.TensorSpec((None, None, None, shape[3]), tf.float32)
+        call = tf.function(lambda x: net(x, training=False), input_signature=[spec])
+
+        def run(batch):
+            return call(tf.convert_to_tensor(batch, tf.float32)).numpy()
+
+    else:
+
+        def run(batch):
+            return keras.ops.convert_to_numpy(net.predict_on_batch(batch))
+
+    net._astromask_predictor = run
+    return run
 
 
 def _remember(key, make):
