@@ -1,11 +1,14 @@
 """astromask: MaxiMask and deepCR-style contaminant masks for CCDData, in Keras 3.
 
-Importing astromask does not import Keras, so ``KERAS_BACKEND`` can still be
-set afterwards and ``astromask --help`` stays fast.  When no backend was
-chosen and Keras's default (TensorFlow) is not installed, importing astromask
-sets ``KERAS_BACKEND`` to the fastest installed one (`astromask._backend`).
+Importing astromask imports neither Keras nor astropy: the public names
+below are loaded on first use (PEP 562), so ``KERAS_BACKEND`` can still be
+set afterwards, ``astromask --help`` starts at once, and Ctrl-C while the
+command line starts gives its one-line message.  When no backend was chosen
+and Keras's default (TensorFlow) is not installed, importing astromask sets
+``KERAS_BACKEND`` to the fastest installed one (`astromask._backend`).
 """
 
+import importlib
 import sys
 
 if "keras" not in sys.modules:
@@ -14,38 +17,38 @@ if "keras" not in sys.modules:
     choose_backend()
 
 from astromask._version import __version__
-from astromask.batch import flag_files
-from astromask.ccdproc_compat import cosmicray_deepcr, cosmicray_maximask
-from astromask.classes import CLASS_NAMES, CLASSES, decode_flags
-from astromask.core import flag, inpaint, probabilities, track, tracking_score
-from astromask.data import fetch_all
-from astromask.metrics import calibrate_thresholds, estimate_priors
 
-__all__ = [
-    "CLASSES",
-    "CLASS_NAMES",
-    "__version__",
-    "calibrate_thresholds",
-    "cosmicray_deepcr",
-    "cosmicray_maximask",
-    "decode_flags",
-    "estimate_priors",
-    "fetch_all",
-    "flag",
-    "flag_files",
-    "inpaint",
-    "probabilities",
-    "track",
-    "tracking_score",
-    "train",
-]
+#: Where each public name lives; it is imported from there on first use.
+_EXPORTS = {
+    "CLASSES": "astromask.classes",
+    "CLASS_NAMES": "astromask.classes",
+    "calibrate_thresholds": "astromask.metrics",
+    "cosmicray_deepcr": "astromask.ccdproc_compat",
+    "cosmicray_maximask": "astromask.ccdproc_compat",
+    "decode_flags": "astromask.classes",
+    "estimate_priors": "astromask.metrics",
+    "fetch_all": "astromask.data",
+    "flag": "astromask.core",
+    "flag_files": "astromask.batch",
+    "inpaint": "astromask.core",
+    "probabilities": "astromask.core",
+    "track": "astromask.core",
+    "tracking_score": "astromask.core",
+    "train": "astromask.training",
+}
+
+__all__ = ["__version__", *sorted(_EXPORTS)]
 
 
 def __getattr__(name):
-    # astromask.train needs Keras at import: load it on first use only.
-    if name == "train":
-        from astromask.training import train
+    module = _EXPORTS.get(name)
+    if module is None:
+        msg = f"module 'astromask' has no attribute {name!r}"
+        raise AttributeError(msg)
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # once loaded, a plain attribute
+    return value
 
-        return train
-    msg = f"module 'astromask' has no attribute {name!r}"
-    raise AttributeError(msg)
+
+def __dir__():
+    return sorted({*globals(), *_EXPORTS})

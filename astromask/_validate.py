@@ -3,11 +3,14 @@
 Images and masks: `as_image`, `as_float32`, `as_mask`, `per_class_values`.
 
 Scalars: small checkers that name the argument in their message and return
-the checked value.  Two message styles are kept, as the callers' messages
-(and the tests matching them) were before these checkers were shared:
+the checked value.  `number` is the general one (any range, finite or not,
+`None` allowed or not); `path_argument` checks a file or folder argument.
+Two message styles are kept, as the callers' messages (and the tests
+matching them) were before these checkers were shared:
 
-- ``"<name>: expected ..., got <value>"`` (`astromask.metrics`):
-  `real_number`, `positive_number`, `whole_number`;
+- ``"<name>: expected ..., got <value>"`` (`astromask.metrics` and the
+  entry points): `real_number`, `positive_number`, `whole_number`,
+  `number`, `path_argument`;
 - ``"<name> must be ...; got <value>"`` (`astromask.simulate`):
   `finite_number`, `integer_at_least`.
 
@@ -16,6 +19,7 @@ This module is a leaf: it imports nothing from astromask.
 
 import math
 import numbers
+import os
 import re
 
 import numpy as np
@@ -28,6 +32,8 @@ __all__ = [
     "probability",
     "finite_number",
     "integer_at_least",
+    "number",
+    "path_argument",
     "per_class_values",
     "positive_number",
     "real_number",
@@ -113,7 +119,10 @@ def as_mask(mask, shape, *, name="mask"):
     if mask is None or mask is np.ma.nomask:
         return None
     given = mask
-    mask = np.asarray(mask)
+    try:
+        mask = np.asarray(mask)
+    except (TypeError, ValueError):  # ragged sequences
+        mask = np.asarray(None)
     usable = mask.dtype.kind in "biu" or (
         mask.dtype.kind == "f" and mask.shape != () and np.isin(mask, (0, 1)).all()
     )
@@ -156,16 +165,17 @@ def per_class_values(values, defaults, names, *, name, low, high, closed=False):
             if str(key).upper() not in upper:
                 msg = f"{name}: unknown class {key!r}; choose among {', '.join(names)}"
                 raise ValueError(msg)
-            result[upper.index(str(key).upper())] = value
+            result[upper.index(str(key).upper())] = number(value, f"{name}[{key!r}]")
     else:
-        array = np.asarray(values, dtype=np.float32)
+        what = f"a dict of class name to value or {result.size} values"
+        array = _numeric_array(values, name, what=what)
         if array.shape != result.shape:
             msg = (
                 f"{name}: expected a dict of class name to value or "
                 f"{result.size} values (one per class), got shape {array.shape}"
             )
             raise ValueError(msg)
-        result = array.copy()
+        result = array.astype(np.float32)
     if closed:
         inside, bounds = (result >= low) & (result <= high), f"[{low}, {high}]"
     else:
@@ -174,6 +184,21 @@ def per_class_values(values, defaults, names, *, name, low, high, closed=False):
         msg = f"{name}: every value must lie in {bounds}, got {result.tolist()}"
         raise ValueError(msg)
     return result
+
+
+def _numeric_array(values, name, *, what):
+    """``values`` as a real (not bool) array, or a `TypeError` naming ``name``."""
+    if isinstance(values, (str, bytes)):
+        array = None
+    else:
+        try:
+            array = np.asarray(values)
+        except (TypeError, ValueError):
+            array = None
+    if array is None or array.dtype.kind not in "iuf":
+        msg = f"{name}: expected {what}, got {values!r}"
+        raise TypeError(msg)
+    return array
 
 
 def _is_real(value):
@@ -386,3 +411,108 @@ def probability(value, name, *, open_interval=False, allow_none=False):
         msg = f"{name}: expected a number in {low}0, 1{high}{extra}, got {value!r}"
         raise ValueError(msg)
     return float(value)
+
+
+def number(
+    value,
+    name,
+    *,
+    minimum=None,
+    maximum=None,
+    strict=False,
+    finite=True,
+    allow_none=False,
+    expected=None,
+):
+    """Return ``float(value)`` for a real number (not a bool, not NaN) in range.
+
+    ``minimum`` and ``maximum`` bound it, strictly with ``strict``;
+    ``finite=False`` lets infinities pass; ``allow_none`` lets `None` pass
+    (returned as `None`).  ``expected`` describes the value in the message
+    (default: built from the other options).  Numeric strings are refused:
+    ``"0.5"`` is not a number.
+
+    Raises
+    ------
+    TypeError
+        If ``value`` is not a real number (a bool, a string, an array, ...).
+    ValueError
+        If it is NaN, infinite (unless ``finite=False``) or out of range.
+
+    Examples
+    --------
+    >>> from astromask._validate import number
+    >>> number(2, "sigma", minimum=0, strict=True)
+    2.0
+    >>> number(float("inf"), "sigma", minimum=0, strict=True)
+    Traceback (most recent call last):
+    ...
+    ValueError: sigma: expected a finite number > 0, got inf
+    >>> number("1", "sigma")
+    Traceback (most recent call last):
+    ...
+    TypeError: sigma: expected a finite number, got '1'
+    """
+    if value is None and allow_none:
+        return None
+    if expected is None:
+        bounds = []
+        if minimum is not None:
+            bounds.append(f"{'>' if strict else '>='} {minimum:g}")
+        if maximum is not None:
+            bounds.append(f"{'<' if strict else '<='} {maximum:g}")
+        expected = f"a {'finite ' if finite else ''}number" + (
+            f" {' and '.join(bounds)}" if bounds else ""
+        )
+        if allow_none:
+            expected += " or None"
+    if not _is_real(value):
+        msg = f"{name}: expected {expected}, got {value!r}"
+        raise TypeError(msg)
+    number = float(value)
+    inside = not math.isnan(number) and (math.isfinite(number) or not finite)
+    if inside and minimum is not None:
+        inside = number > minimum if strict else number >= minimum
+    if inside and maximum is not None:
+        inside = number < maximum if strict else number <= maximum
+    if not inside:
+        msg = f"{name}: expected {expected}, got {value!r}"
+        raise ValueError(msg)
+    return number
+
+
+def path_argument(value, name, *, folder_exists=False, allow_none=False):
+    """Return ``value`` as a `~pathlib.Path`, checked where the call enters.
+
+    A `str` or path-like other than ``""`` passes; `None` only with
+    ``allow_none``; bytes, numbers and other objects raise a `TypeError`
+    naming ``name``.  With ``folder_exists``, the folder that would hold the
+    file must exist (a `FileNotFoundError` otherwise), so that a run does not
+    fail when it writes, after its work.
+
+    Examples
+    --------
+    >>> from astromask._validate import path_argument
+    >>> path_argument("model.keras", "output").name
+    'model.keras'
+    >>> path_argument(None, "output")
+    Traceback (most recent call last):
+    ...
+    TypeError: output: expected a path (str or path-like), got None
+    """
+    from pathlib import Path
+
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bytes) or not isinstance(value, (str, os.PathLike)):
+        msg = f"{name}: expected a path (str or path-like), got {value!r}"
+        raise TypeError(msg)
+    text = os.fspath(value)
+    if not isinstance(text, str) or not text.strip():
+        msg = f"{name}: expected a path (str or path-like), got {value!r}"
+        raise (TypeError if not isinstance(text, str) else ValueError)(msg)
+    path = Path(text)
+    if folder_exists and not path.parent.is_dir():
+        msg = f"{name}: no such folder {str(path.parent)!r} to write {path.name!r} into"
+        raise FileNotFoundError(msg)
+    return path

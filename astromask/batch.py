@@ -17,8 +17,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from types import SimpleNamespace
 
+import numpy as np
+
 from astromask import classes as class_table
 from astromask import core, files, zoo
+from astromask._validate import check_device, path_argument, whole_number
+from astromask.inference import check_batch_size
 from astromask.io import READ_ERRORS, Failure, expand_paths, image_hdus, nothing_to_do, read_input
 from astromask.io import output_path as _output_path
 from astromask.tiling import resolve_tiling
@@ -148,11 +152,67 @@ def _check_options(options):
         msg = "single_mask and probabilities exclude each other"
         raise ValueError(msg)
     class_table.class_index(options.get("classes"))
-    # Checked here once rather than failing on every worker.
+    # Checked here once rather than failing on every worker (file by file).
+    check_batch_size(options.get("batch_size"), None)
+    check_device(options.get("device"))
+    for name in ("output", "output_dir"):
+        path_argument(options.get(name), name, allow_none=True)
+    suffix = options.get("suffix", ".mask")
+    if not isinstance(suffix, str):
+        msg = f"suffix: expected a str such as '.mask', got {suffix!r}"
+        raise TypeError(msg)
+    for name in ("overwrite", "compress", "probabilities", "single_mask"):
+        value = options.get(name)
+        if value is not None and not isinstance(value, (bool, np.bool_)):
+            msg = f"{name}: expected True or False, got {value!r}"
+            raise TypeError(msg)
     core.resolve_priors(options.get("priors", "default"))
     core.resolve_thresholds(options.get("thresholds", "default"))
     zoo.check_precision(options.get("precision"))
     resolve_tiling(options.get("tiling"))
+
+
+def _check_paths(paths):
+    """``paths`` of `flag_files` as a list of str, or a `TypeError` naming it."""
+    if isinstance(paths, (str, os.PathLike)):
+        paths = [paths]
+    expected = "a path (str or path-like) or a sequence of them"
+    if isinstance(paths, (bytes, dict)) or not hasattr(paths, "__iter__"):
+        msg = f"paths: expected {expected}, got {paths!r}"
+        raise TypeError(msg)
+    try:
+        paths = list(paths)
+    except TypeError:  # a 0-d array
+        msg = f"paths: expected {expected}, got {paths!r}"
+        raise TypeError(msg) from None
+    for path in paths:
+        if isinstance(path, bytes) or not isinstance(path, (str, os.PathLike)):
+            msg = f"paths: expected {expected}, got {path!r} among them"
+            raise TypeError(msg)
+        if not os.fspath(path).strip():
+            msg = f"paths: expected {expected}, got an empty path among them"
+            raise ValueError(msg)
+    return [os.fspath(p) for p in paths]
+
+
+def _check_client(client, workers):
+    """``client`` and ``workers`` of `flag_files`, checked before any cluster starts."""
+    if client is not None and workers is not None:
+        msg = "give client or workers, not both"
+        raise ValueError(msg)
+    if workers is not None:
+        whole_number(workers, "workers", minimum=1)
+    if client is None or isinstance(client, str):
+        if isinstance(client, str) and not client.strip():
+            msg = "client: expected a distributed.Client or a scheduler address, got ''"
+            raise ValueError(msg)
+        return
+    if not all(callable(getattr(client, name, None)) for name in ("submit", "gather")):
+        msg = (
+            "client: expected a distributed.Client or a scheduler address (str), got "
+            f"{type(client).__name__}"
+        )
+        raise TypeError(msg)
 
 
 def flag_files(paths, *, client=None, workers=None, split_hdus=False, progress=None, **options):
@@ -251,10 +311,16 @@ def flag_files(paths, *, client=None, workers=None, split_hdus=False, progress=N
     ['ok', 'failed'] ['', 'no such file']
     ['frame.mask.fits']
     """
-    if isinstance(paths, (str, os.PathLike)):
-        paths = [paths]
+    paths = _check_paths(paths)
+    _check_client(client, workers)
+    if not isinstance(split_hdus, (bool, np.bool_)):
+        msg = f"split_hdus: expected True or False, got {split_hdus!r}"
+        raise TypeError(msg)
+    if progress is not None and not isinstance(progress, (bool, np.bool_)):
+        msg = f"progress: expected True, False or None, got {progress!r}"
+        raise TypeError(msg)
     _check_options(options)
-    jobs = expand_paths([os.fspath(p) for p in paths])
+    jobs = expand_paths(paths)
     if options.get("output") is not None and (len(jobs) != 1 or split_hdus):
         msg = "output: needs exactly one input file, and split_hdus=False"
         raise ValueError(msg)

@@ -74,12 +74,12 @@ from astromask._validate import (
     as_image,
     as_mask,
     check_device,
-    finite_number,
+    number,
     probability,
     real_number,
     whole_number,
 )
-from astromask.core import copy_ccddata, gain_factor, resolve_background
+from astromask.core import check_ccddata, copy_ccddata, gain_factor, resolve_background
 from astromask.cosmicrays import cosmic_ray_probabilities
 from astromask.inference import check_batch_size
 from astromask.io.sections import detection_region
@@ -236,8 +236,10 @@ def _cosmicray(
     cards,
     device=None,
     batch_size=None,
+    precision=None,
 ):
     if isinstance(ccd, CCDData):
+        check_ccddata(ccd, "ccd")  # a CCDData without a unit would give a tuple
         data, in_mask, unit = as_image(ccd.data, name="ccd", ndims=(2,)), ccd.mask, ccd.unit
     elif isinstance(ccd, u.Quantity):
         data, in_mask, unit = as_image(ccd.value, name="ccd", ndims=(2,)), None, ccd.unit
@@ -251,10 +253,12 @@ def _cosmicray(
         raise TypeError(msg)
     check_device(device)
     check_batch_size(batch_size, None)
+    zoo.check_precision(precision)
+    inpainting.check_method(inpaint, "inpaint", allow_none=True)
     if satlevel is not None:
         real_number(satlevel, "satlevel")
-    pssl = finite_number(pssl, "pssl")
-    dilate = whole_number(dilate, "dilate") if dilate else 0
+    pssl = number(pssl, "pssl")
+    dilate = whole_number(dilate, "dilate")
     in_mask = given_mask = as_mask(in_mask, data.shape, name="ccd.mask")
     flagged_cr = _flagged_cosmic_rays(ccd, data.shape)
     if flagged_cr is not None and in_mask is not None:
@@ -473,6 +477,7 @@ def cosmicray_deepcr(
         section=section,
         device=device,
         batch_size=batch_size,
+        precision=precision,
         name="cosmicray_deepcr",
         inpaint_kwargs=dict(batch_size=batch_size, device=device, progress=progress),
         cards=[
@@ -579,6 +584,7 @@ def cosmicray_maximask(
         section=section,
         device=device,
         batch_size=batch_size,
+        precision=precision,
         name="cosmicray_maximask",
         inpaint_kwargs=dict(batch_size=batch_size, device=device, progress=progress),
         cards=[("AMCRMOD", "maximask", "cosmic-ray network"), ("AMCRTHR", level, "")],

@@ -258,7 +258,10 @@ def flag_bits():
 def integer_flags(flags, name="flags"):
     """``flags`` as an integer array; whole-valued float maps (a flag map read
     back through a float FITS column or image) are converted, others refused."""
-    flags = np.asarray(flags)
+    try:
+        flags = np.asarray(flags)
+    except (TypeError, ValueError):  # ragged sequences
+        flags = np.asarray(None)
     if flags.dtype.kind in "iub":
         return flags
     if flags.dtype.kind == "f":
@@ -289,6 +292,7 @@ def decode_flags(flags, name):
     Returns
     -------
     mask : `numpy.ndarray` of bool
+        A `numpy.ma.MaskedArray` with the same mask when ``flags`` is one.
 
     Examples
     --------
@@ -316,7 +320,8 @@ def decode_flags(flags, name):
             f"('CR', 'SAT')), got {name!r}"
         )
         raise ValueError(msg)
-    flags = integer_flags(flags)
+    given_mask = np.ma.getmaskarray(flags) if isinstance(flags, np.ma.MaskedArray) else None
+    flags = integer_flags(np.ma.getdata(flags) if given_mask is not None else flags)
     if flags.dtype == bool:  # bitfield_to_boolean_mask takes integers only
         flags = flags.astype(np.uint8)
     bits = [CLASSES[k].bit for k in class_index(names, argname="name")]
@@ -328,6 +333,8 @@ def decode_flags(flags, name):
         found |= bitfield_to_boolean_mask(
             flags, ignore_flags=bits, flip_bits=True, good_mask_value=False, dtype=bool
         )
+    if given_mask is not None:  # the masked pixels stay masked: their flags are unknown
+        return np.ma.MaskedArray(found, mask=given_mask.copy())
     return found
 
 

@@ -171,6 +171,13 @@ def _flag_on_cluster(jobs, args, options):
     return EXIT_FAILED if any(results["status"] != "ok") else 0
 
 
+def _is_terminal(stream):
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):  # replaced or closed
+        return False
+
+
 def _run_jobs(jobs, args, work, output_of=None):
     """Run ``work(path, hdu)`` on every job; the exit status.
 
@@ -184,7 +191,17 @@ def _run_jobs(jobs, args, work, output_of=None):
     failures = skipped = 0
     owners = {}
     skip_existing = getattr(args, "skip_existing", False)
-    bar = tqdm(jobs, desc="files", unit="file", disable=args.quiet or len(jobs) < 2)
+    # No bar without a terminal (a log file gets the report lines alone), and
+    # every report on a line of its own (tqdm.write clears the bar first).
+    hidden = args.quiet or len(jobs) < 2 or not _is_terminal(sys.stderr)
+    bar = tqdm(jobs, desc="files", unit="file", disable=hidden)
+
+    def report(line, file=None):
+        if hidden:
+            print(line, file=file)
+        else:
+            tqdm.write(line, file=file or sys.stdout)
+
     for number, (path, hdu) in enumerate(bar):
         label = f"{path}[{hdu}]" if hdu is not None else str(path)
         try:
@@ -200,10 +217,10 @@ def _run_jobs(jobs, args, work, output_of=None):
             result = work(path, hdu)
         except Failure as err:
             failures += 1
-            print(f"astromask: {label}: {err}", file=sys.stderr)
+            report(f"astromask: {label}: {err}", file=sys.stderr)
             continue
         if not args.quiet and result is not None:
-            print(f"{label} -> {result}")
+            report(f"{label} -> {result}")
     if not jobs:
         print("astromask: no input file found", file=sys.stderr)
         return EXIT_FAILED
@@ -534,15 +551,49 @@ def _class_list(text):
     return names
 
 
-def _positive_int(value):
-    """argparse type of ``--workers``."""
+def _integer(minimum):
+    """argparse type: an integer at least ``minimum``."""
+    expected = {0: "a non-negative integer", 1: "a positive integer"}.get(
+        minimum, f"an integer >= {minimum}"
+    )
+
+    def check(value):
+        try:
+            number = int(value)
+        except ValueError:
+            number = None
+        if number is None or number < minimum:
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {value!r}")
+        return number
+
+    check.__name__ = "integer"
+    return check
+
+
+_positive_int = _integer(1)  # --workers, --batch-size, --epochs...
+
+
+def _positive_float(value):
+    """argparse type: a finite number > 0 (``--density``, ``--learning-rate``)."""
+    import math
+
     try:
-        number = int(value)
+        number = float(value)
     except ValueError:
-        number = 0
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value!r}")
+        number = math.nan
+    if not (math.isfinite(number) and number > 0):
+        raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {value!r}")
     return number
+
+
+def _device(value):
+    """argparse type of ``--device``: cpu, gpu, gpu:N..."""
+    from astromask._validate import check_device
+
+    try:
+        return check_device(value)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err).removeprefix("device: ")) from None
 
 
 def _parser():
@@ -563,8 +614,8 @@ def _parser():
     sub = parser.add_subparsers(dest="command", required=True)
 
     def common(p):
-        p.add_argument("--device", help="Keras device, e.g. cpu or gpu:0")
-        p.add_argument("--batch-size", type=int, help="tiles per network call")
+        p.add_argument("--device", type=_device, help="Keras device, e.g. cpu or gpu:0")
+        p.add_argument("--batch-size", type=_positive_int, help="tiles per network call")
         p.add_argument("-q", "--quiet", action="store_true", help="no progress bars or listing")
 
     flag = sub.add_parser(
@@ -688,7 +739,9 @@ def _parser():
         choices=[*inpaint_methods(), "none"],
         help="how hits are replaced (default deepcr/ACS-WFC-F606W-2-32; none: flag only)",
     )
-    cosmicray.add_argument("--dilate", type=int, default=0, help="grow the mask by N pixels")
+    cosmicray.add_argument(
+        "--dilate", type=_integer(0), default=0, help="grow the mask by N pixels"
+    )
     cosmicray.add_argument(
         "--gain", help="electrons per data unit, or a header keyword (default: GAIN, else 1)"
     )
@@ -739,20 +792,22 @@ def _parser():
         "the network's unit",
     )
     train.add_argument("--validation", nargs="+", metavar="PATH", help="held-out frames")
-    train.add_argument("--epochs", type=int, default=10, help="default 10")
-    train.add_argument("--steps", type=int, default=100, help="batches per epoch (default 100)")
+    train.add_argument("--epochs", type=_positive_int, default=10, help="default 10")
     train.add_argument(
-        "--validation-steps", type=int, default=10, help="held-out batches (default 10)"
+        "--steps", type=_positive_int, default=100, help="batches per epoch (default 100)"
     )
-    train.add_argument("--tile", type=int, default=256, help="tile side (default 256)")
     train.add_argument(
-        "--density", type=float, default=1 / 2000, help="injected hits per pixel (1/2000)"
+        "--validation-steps", type=_positive_int, default=10, help="held-out batches (default 10)"
     )
-    train.add_argument("--learning-rate", type=float, help="Adam's initial rate")
+    train.add_argument("--tile", type=_integer(8), default=256, help="tile side (default 256)")
+    train.add_argument(
+        "--density", type=_positive_float, default=1 / 2000, help="injected hits per pixel (1/2000)"
+    )
+    train.add_argument("--learning-rate", type=_positive_float, help="Adam's initial rate")
     train.add_argument(
         "--weighting", choices=["balanced", "none"], default="balanced", help="loss weights"
     )
-    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--seed", type=_integer(0), default=0)
     train.add_argument("--overwrite", action="store_true", help="replace --output")
     common(train)
     train.set_defaults(func=_cmd_train)
@@ -762,11 +817,11 @@ def _parser():
     fetch.set_defaults(func=_cmd_fetch)
 
     demo = sub.add_parser("demo", help="flag a simulated frame and report what was found")
-    demo.add_argument("--size", type=int, default=1024, help="frame side in pixels")
-    demo.add_argument("--seed", type=int, default=0, help="random seed of the frame")
+    demo.add_argument("--size", type=_positive_int, default=1024, help="frame side in pixels")
+    demo.add_argument("--seed", type=_integer(0), default=0, help="random seed of the frame")
     demo.add_argument("--output", help="write the flagged frame to this FITS file")
     demo.add_argument("--overwrite", action="store_true", help="replace --output")
-    demo.add_argument("--device", help="Keras device, e.g. cpu or gpu:0")
+    demo.add_argument("--device", type=_device, help="Keras device, e.g. cpu or gpu:0")
     demo.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     demo.set_defaults(func=_cmd_demo)
     return parser
@@ -801,19 +856,25 @@ def main(argv=None):
     # TensorFlow's start-up chatter is noise on a command line (the library
     # itself leaves the environment alone).
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    args = _parser().parse_args(argv)
-    args.progress = None if not args.quiet else False
-    if args.func is not _cmd_fetch:
-        # Before any work: a missing backend is a set-up error, in one line.
-        try:
-            check_installed(backend_name())
-        except BackendMissing as err:
-            print(f"astromask: error: {err}", file=sys.stderr)
-            return EXIT_USAGE
     stop = (
         "outputs written so far are complete, the file in progress has none; run the "
         "command again to do the rest (outputs already there are kept and reported)"
     )
+    try:
+        # The parser imports the tables its choices come from: Ctrl-C there
+        # is an interruption like any other, not a traceback.
+        args = _parser().parse_args(argv)
+        args.progress = None if not args.quiet else False
+        if args.func is not _cmd_fetch:
+            # Before any work: a missing backend is a set-up error, in one line.
+            try:
+                check_installed(backend_name())
+            except BackendMissing as err:
+                print(f"astromask: error: {err}", file=sys.stderr)
+                return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("\nastromask: interrupted while starting; nothing was done", file=sys.stderr)
+        return EXIT_INTERRUPTED
     with _sigterm_unwinds():
         try:
             return args.func(args)

@@ -20,6 +20,7 @@ from astromask._validate import (
     as_image,
     as_mask,
     check_device,
+    number,
     per_class_values,
     probability,
 )
@@ -507,6 +508,9 @@ def inpaint(
     >>> float(clean.data[10, 10]), bool(clean.mask[10, 10])
     (100.0, True)
     """
+    _check_call(batch_size, device)
+    inpainting.check_method(method)
+    sigma = number(sigma, "sigma", minimum=0, strict=True)
     result = _as_ccddata(ccd, "ccd")
     array, own_mask = _unpack(result, "ccd")
     if mask is None:
@@ -554,6 +558,19 @@ def copy_ccddata(ccd):
     return result
 
 
+def check_ccddata(ccd, name="ccd"):
+    """Refuse a CCDData that astropy could not copy: no unit, or a mask of another shape.
+
+    ``CCDData`` requires a unit, but ``ccd._unit = None`` (or a subclass)
+    makes one without; a CCDData in must give a CCDData out, so it is
+    refused here, naming the argument, rather than deep in astropy.
+    """
+    if ccd.unit is None:
+        msg = f"{name}: expected a CCDData with a unit, got one without; set {name}.unit first"
+        raise ValueError(msg)
+    as_mask(ccd.mask, np.shape(ccd.data), name=f"{name}.mask")
+
+
 def _as_ccddata(data, name="ccd"):
     """A new CCDData holding a copy of ``data`` (CCDData, NDData, Quantity or array).
 
@@ -561,6 +578,7 @@ def _as_ccddata(data, name="ccd"):
     data without a unit get `DEFAULT_UNIT`.
     """
     if isinstance(data, CCDData):
+        check_ccddata(data, name)
         result = copy_ccddata(data)
         _unpack(result, name)  # refuse complex, bool, empty... data early
         return result

@@ -25,11 +25,12 @@ import warnings
 
 import numpy as np
 
+from astromask._validate import number
 from astromask.inference import predict_unet
 from astromask.presets import inpainting_models, model_spec
 from astromask.tiling import pad_to_multiple
 
-__all__ = ["inpaint_array", "inpaint_methods", "masked_median", "output_dtype"]
+__all__ = ["check_method", "inpaint_array", "inpaint_methods", "masked_median", "output_dtype"]
 
 _CLASSICAL = ("medmask", "gaussian")
 
@@ -44,6 +45,28 @@ def inpaint_methods():
     ('medmask', 'gaussian', 'deepcr/ACS-WFC-F606W-2-32', 'deepcr/ACS-WFC-F606W-3-32')
     """
     return (*_CLASSICAL, *inpainting_models())
+
+
+def check_method(method, name="method", *, allow_none=False):
+    """Return ``method`` if it is one of `inpaint_methods` (or `None` with ``allow_none``).
+
+    Examples
+    --------
+    >>> from astromask.inpainting import check_method
+    >>> check_method("medmask")
+    'medmask'
+    >>> check_method("nope", "inpaint")
+    Traceback (most recent call last):
+    ...
+    ValueError: inpaint: unknown inpainting method 'nope'; choose among medmask, ...
+    """
+    if method is None and allow_none:
+        return None
+    if not isinstance(method, str) or method not in inpaint_methods():
+        choices = ", ".join(inpaint_methods()) + (" or None" if allow_none else "")
+        msg = f"{name}: unknown inpainting method {method!r}; choose among {choices}"
+        raise ValueError(msg)
+    return method
 
 
 def __getattr__(name):
@@ -214,10 +237,9 @@ def inpaint_array(
     >>> bool(np.allclose(smooth[10, 10:12], 100.0))
     True
     """
-    if method not in inpaint_methods():
-        choices = ", ".join(inpaint_methods())
-        msg = f"method: unknown inpainting method {method!r}; choose among {choices}"
-        raise ValueError(msg)
+    check_method(method)
+    if method == "gaussian":
+        sigma = number(sigma, "sigma", minimum=0, strict=True)
     result = np.array(image, dtype=output_dtype(image.dtype))
     fill = np.asarray(fill, dtype=bool)
     if not fill.any():
@@ -231,10 +253,6 @@ def inpaint_array(
     if method == "medmask":
         values = masked_median(result, fill, good)
     elif method == "gaussian":
-        sigma = float(sigma)
-        if not sigma > 0:
-            msg = f"sigma: must be positive, got {sigma}"
-            raise ValueError(msg)
         values = _gaussian(result, fill, good, sigma)
     else:
         values = _deepcr(

@@ -33,6 +33,14 @@ from scipy import ndimage
 
 from astromask import zoo
 from astromask._backend import load_keras
+from astromask._validate import (
+    as_image,
+    check_device,
+    number,
+    path_argument,
+    probability,
+    whole_number,
+)
 from astromask.convert.batchnorm import fold_batchnorm_arrays
 from astromask.cosmicrays import standardize, subtract_tile_median
 from astromask.inference import device_scope
@@ -235,10 +243,22 @@ def _parse_source(source, name):
         return Path(path), hdu
     if isinstance(source, (str, Path)):
         return parse_hdu_suffix(source)  # FILE[N] or FILE[EXTNAME], as on the command line
-    array = np.asarray(source)
+    if isinstance(source, bytes) or source is None:
+        msg = f"{name}: expected 2-D arrays or FITS paths, got {source!r}"
+        raise TypeError(msg)
+    try:
+        array = np.asarray(source)
+    except (TypeError, ValueError):  # ragged sequences
+        msg = f"{name}: expected 2-D arrays or FITS paths, got {source!r}"
+        raise TypeError(msg) from None
     if array.ndim != 2:
         msg = f"{name}: expected 2-D arrays or FITS paths, got an array of shape {array.shape}"
         raise ValueError(msg)
+    if name == "frames":  # images: real numbers only (truth and ignore may be bool)
+        array = as_image(array, name=name, ndims=(2,))
+    elif array.dtype.kind not in "biuf":
+        msg = f"{name}: expected a bool mask, got dtype {array.dtype}"
+        raise TypeError(msg)
     return array, None
 
 
@@ -404,14 +424,42 @@ class TileDataset(keras.utils.PyDataset):
             raise TypeError(msg)
         if isinstance(frames, (str, Path, np.ndarray)):
             frames = [frames]
+        if isinstance(frames, bytes) or not hasattr(frames, "__len__"):
+            msg = f"frames: expected a sequence of 2-D arrays or FITS paths, got {frames!r}"
+            raise TypeError(msg)
+        # The scalar options, checked before any frame is opened.
+        tile = whole_number(tile, "tile", minimum=8, expected="a multiple of 4, at least 8")
+        batch_size = whole_number(batch_size, "batch_size", minimum=1)
+        steps = whole_number(steps, "steps", minimum=1)
+        density = number(density, "density", minimum=0, strict=True)
+        hit_scale = number(hit_scale, "hit_scale", minimum=0, strict=True)
+        seed = whole_number(seed, "seed")
+        if positive_fraction is not None:
+            positive_fraction = probability(
+                positive_fraction, "positive_fraction", open_interval=True
+            )
+        if sky_range is not None:
+            if isinstance(sky_range, (str, bytes)) or np.shape(sky_range) != (2,):
+                msg = f"sky_range: expected (low, high) or None, got {sky_range!r}"
+                raise ValueError(msg)
+            low, high = (number(v, "sky_range") for v in sky_range)
+            if not low <= high:
+                msg = f"sky_range: expected (low, high) with low <= high, got {sky_range!r}"
+                raise ValueError(msg)
+            sky_range = (low, high)
         if len(frames) == 0:
             msg = "frames: give at least one frame"
             raise ValueError(msg)
         self.frames = [_Source(f, "frames") for f in frames]
         self.truth = self._aligned(truth, "truth")
         self.ignore = self._aligned(ignore, "ignore")
-        factors = np.broadcast_to(np.asarray(factor, dtype=np.float64), (len(self.frames),))
-        self.factor = [float(f) for f in factors]
+        given = factor
+        factor = [factor] * len(self.frames) if np.ndim(factor) == 0 else list(factor)
+        if len(factor) != len(self.frames):
+            count = len(self.frames)
+            msg = f"factor: expected one number or one per frame ({count}), got {given!r}"
+            raise ValueError(msg)
+        self.factor = [number(f, "factor", minimum=0, strict=True) for f in factor]
         if int(tile) % 4 or int(tile) < 8:
             msg = f"tile: must be a multiple of 4 and at least 8, got {tile}"
             raise ValueError(msg)
@@ -689,6 +737,15 @@ def _resolve_start(start):
     return spec, base, start
 
 
+def _check_rates(fpr):
+    """``fpr`` of `train`: a tuple of rates in (0, 1)."""
+    values = [fpr] if np.ndim(fpr) == 0 and not isinstance(fpr, (str, bytes)) else fpr
+    if isinstance(values, (str, bytes)) or not hasattr(values, "__len__") or len(values) == 0:
+        msg = f"fpr: expected a sequence of false positive rates in (0, 1), got {fpr!r}"
+        raise ValueError(msg)
+    return tuple(probability(v, "fpr", open_interval=True) for v in values)
+
+
 def train(
     data,
     validation=None,
@@ -799,16 +856,31 @@ def train(
     """
     import datetime
 
+    output = path_argument(output, "output", folder_exists=True)
     output = zoo.check_trained_output(output, overwrite=overwrite, name="output")
+    epochs = whole_number(epochs, "epochs", minimum=1)
+    if bn_epochs is not None:
+        bn_epochs = whole_number(bn_epochs, "bn_epochs")
+    learning_rate = number(learning_rate, "learning_rate", minimum=0, strict=True, allow_none=True)
+    fpr = _check_rates(fpr)
+    patience = whole_number(patience, "patience", minimum=1)
+    min_delta = number(min_delta, "min_delta", minimum=0)
+    decays = whole_number(decays, "decays")
+    if description is not None and not isinstance(description, str):
+        msg = f"description: expected a str or None, got {description!r}"
+        raise TypeError(msg)
+    if seed is not None:
+        seed = whole_number(seed, "seed")
+    check_device(device)
+    if not (isinstance(verbose, str) and verbose == "auto") and verbose not in (0, 1, 2):
+        msg = f"verbose: expected 'auto', 0, 1 or 2, got {verbose!r}"
+        raise ValueError(msg)
     if not isinstance(data, TileDataset):
         msg = f"data: expected a TileDataset, got {type(data).__name__}"
         raise TypeError(msg)
     if validation is not None and not isinstance(validation, TileDataset):
         msg = f"validation: expected a TileDataset, got {type(validation).__name__}"
         raise TypeError(msg)
-    if int(epochs) < 1:
-        msg = f"epochs: must be at least 1, got {epochs}"
-        raise ValueError(msg)
     spec, base, weights_from = _resolve_start(start)
     if data.spec != spec:
         msg = "data: the dataset was made for another spec than start's; build it with that spec"
@@ -856,6 +928,12 @@ def train(
     def save(model, history, epoch):
         if model is not net:  # the training form: fold its batch norms first
             fold_batchnorm(model, net)
+        if not all(np.isfinite(keras.ops.convert_to_numpy(w)).all() for w in net.weights):
+            msg = (
+                f"train: the weights are no longer finite after epoch {epoch} (the "
+                f"training diverged); {str(output)!r} is not written: lower learning_rate"
+            )
+            raise ValueError(msg)
         zoo.save_trained(
             net,
             output,

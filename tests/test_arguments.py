@@ -22,7 +22,7 @@ FRAME = CCDData(np.random.default_rng(0).normal(100.0, 5.0, (420, 410)), unit="a
             "device: expected",
         ),
         (lambda: astromask.cosmicray_deepcr(FRAME, satlevel="x"), TypeError, "satlevel:"),
-        (lambda: astromask.cosmicray_deepcr(FRAME, pssl="x"), ValueError, "pssl must be"),
+        (lambda: astromask.cosmicray_deepcr(FRAME, pssl="x"), TypeError, "pssl: expected"),
         (
             lambda: astromask.cosmicray_deepcr(FRAME, dilate=float("nan")),
             ValueError,

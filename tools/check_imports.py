@@ -34,7 +34,7 @@ problem) on:
    5     astromask.core, ccdproc_compat
    6     astromask.files
    7     astromask.batch
-   8     astromask.cli
+   8     astromask.cli, _entry (the console script)
    side  astromask.metrics, metrics.*, calibration, visualization,
          simulate, simulate.*, training, training.*
    ====  ==================================================================
@@ -88,7 +88,7 @@ LAYERS = [
     ["astromask.core", "astromask.ccdproc_compat"],  # 5
     ["astromask.files"],  # 6
     ["astromask.batch"],  # 7
-    ["astromask.cli"],  # 8
+    ["astromask.cli", "astromask._entry"],  # 8
 ]
 
 #: Side modules, in named groups: beside the layers, above layer `SIDE_BASE`.

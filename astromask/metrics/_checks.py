@@ -12,17 +12,21 @@ import numpy as np
 from astromask._validate import whole_number
 
 
-def _split_masked(array):
+def _split_masked(array, name="array"):
     """(plain ndarray, mask or None) of an array-like or a masked array."""
     if isinstance(array, np.ma.MaskedArray):
         mask = np.ma.getmask(array)
         return np.asarray(array.data), (None if mask is np.ma.nomask else np.asarray(mask))
-    return np.asarray(array), None
+    try:
+        return np.asarray(array), None
+    except (TypeError, ValueError) as err:  # ragged sequences
+        msg = f"{name}: expected an array, got {type(array).__name__}: {err}"
+        raise TypeError(msg) from None
 
 
 def _score_array(prediction, name="prediction"):
     """(scores, mask, boolean): float32/float64 scores, or a bool mask."""
-    data, mask = _split_masked(prediction)
+    data, mask = _split_masked(prediction, name)
     kind = data.dtype.kind
     if kind == "b":
         boolean = True
@@ -48,7 +52,7 @@ def _score_array(prediction, name="prediction"):
 
 def _truth_array(truth, shape, name="truth"):
     """(bool array of ``shape``, mask or None) from a boolean (or 0/1) truth."""
-    data, mask = _split_masked(truth)
+    data, mask = _split_masked(truth, name)
     if data.dtype.kind != "b":
         if data.dtype.kind not in "iuf" or not np.all((data == 0) | (data == 1)):
             msg = (
@@ -138,13 +142,13 @@ def _dilated(scores, boolean, dilate, invalid):
     return scores
 
 
-def _prepare(prediction, truth, exclude, dilate):
+def _prepare(prediction, truth, exclude, dilate, name="prediction"):
     """Scores and truth of the scored pixels, as fresh 1-D arrays.
 
     Returns ``(values, truth, boolean)``; ``values`` is bool for a mask,
     float32 or float64 for scores, and is a copy the caller may sort.
     """
-    scores, pred_mask, boolean = _score_array(prediction)
+    scores, pred_mask, boolean = _score_array(prediction, name)
     dilate = _check_dilate(dilate, scores.ndim)
     truth, truth_mask = _truth_array(truth, scores.shape)
     skip = _combine(_exclude_array(exclude, scores.shape), pred_mask, truth_mask)
@@ -157,7 +161,7 @@ def _prepare(prediction, truth, exclude, dilate):
             count = int(np.count_nonzero(outside))
             if count:
                 msg = (
-                    f"prediction: {count} NaN or infinite score(s) outside exclude; "
+                    f"{name}: {count} NaN or infinite score(s) outside exclude; "
                     "leave them out with exclude= (or a masked array) or replace them"
                 )
                 raise ValueError(msg)
@@ -177,7 +181,15 @@ def _prepare(prediction, truth, exclude, dilate):
 
 
 def _targets(values, name, *, low=0.0, high=1.0):
-    array = np.asarray(values, dtype=np.float64)
+    try:
+        array = np.asarray(values)
+    except (TypeError, ValueError):  # ragged sequences
+        array = np.asarray(None)
+    expected = f"a number or a sequence of numbers in [{low}, {high}]"
+    if array.dtype.kind not in "iuf":  # strings, bools, None, objects
+        msg = f"{name}: expected {expected}, got {values!r}"
+        raise ValueError(msg)
+    array = array.astype(np.float64)
     if array.ndim > 1 or array.size == 0 or not np.all((array >= low) & (array <= high)):
         msg = f"{name}: expected a number or a sequence of numbers in [{low}, {high}], got {values}"
         raise ValueError(msg)

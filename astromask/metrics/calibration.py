@@ -30,7 +30,7 @@ _PRIOR_RANGE = (1e-9, 1 - 1e-6)
 
 def _class_planes(probabilities, classes, name="probabilities"):
     """(class indices, function k -> plane, image shape) of a class cube."""
-    data, _ = _split_masked(probabilities)
+    data, _ = _split_masked(probabilities, "probabilities")
     if data.ndim < 3:
         msg = (
             f"{name}: expected the class cube of astromask.probabilities, shape "
@@ -77,7 +77,7 @@ def _class_truths(truth, image_shape, classes, name="truth"):
         if image_shape is None:
             image_shape = np.shape(next(iter(result.values())))
         return result, tuple(image_shape)
-    data, mask = _split_masked(truth)
+    data, mask = _split_masked(truth, "truth")
     if data.dtype.kind in "iu" and (image_shape is None or data.shape == tuple(image_shape)):
         if data.dtype.kind == "i" and np.any(data < 0):
             msg = f"{name}: a flag map must hold non-negative bit codes"
@@ -202,9 +202,9 @@ def calibrate_thresholds(
     {'CR': 0.5}
     """
     _check_criterion(criterion, target)
-    data, _ = _split_masked(probabilities)
+    data, _ = _split_masked(probabilities, "probabilities")
     if classes is None and data.ndim == 2:
-        values, truth_1d, boolean = _prepare(probabilities, truth, exclude, 0)
+        values, truth_1d, boolean = _prepare(probabilities, truth, exclude, 0, "probabilities")
         if boolean:
             msg = "probabilities: expected a float probability map, got a boolean mask"
             raise TypeError(msg)
@@ -218,6 +218,9 @@ def calibrate_thresholds(
     for k, truth_k in truths.items():
         name = CLASS_NAMES[k]
         values, truth_1d, boolean = _prepare(plane(k), truth_k, exclude, 0)
+        if boolean:
+            msg = "probabilities: expected float probabilities, got a boolean array"
+            raise TypeError(msg)
         _check_unit_interval(values, f"probabilities ({name})")
         curve = _Curve(values, truth_1d)
         if curve.positives == 0 or (criterion != "f1" and curve.negatives == 0):

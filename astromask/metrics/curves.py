@@ -326,7 +326,7 @@ def precision_at_tpr(scores, truth, tpr=0.95, *, exclude=None, dilate=0):
 
 
 def _check_criterion(criterion, target):
-    if criterion not in _CRITERIA:
+    if not isinstance(criterion, str) or criterion not in _CRITERIA:
         msg = f"criterion: expected one of {', '.join(map(repr, _CRITERIA))}, got {criterion!r}"
         raise ValueError(msg)
     if criterion == "fpr":
