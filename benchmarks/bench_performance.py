@@ -294,7 +294,7 @@ def targets(args, env, summary):
     env = dict(env, KERAS_BACKEND="tensorflow")
     python = _pythons(args.backend_python, ["tensorflow"])["tensorflow"]
     # Upstream's own command, beside its Python.
-    upstream_cli = [str(Path(args.upstream_python).parent / "maximask")]
+    upstream_cli = [str(Path(os.path.abspath(args.upstream_python)).parent / "maximask")]
     ours_cli = [python, "-m", "astromask.cli", "flag", "-q", "--overwrite"]
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
