@@ -10,7 +10,11 @@ the tenth frame to the last.
 
 Usage::
 
-    python benchmarks/bench_memory.py [--frames 100] [--smallest 400] [--every N]
+    python benchmarks/bench_memory.py [--frames 100] [--smallest 400] [--every N] [--descending]
+
+In ascending order each frame is larger than any before, so the process's
+working memory also grows with the largest tile so far; ``--descending``
+separates that from what each new size adds.
 """
 
 import argparse
@@ -33,6 +37,11 @@ def main(argv=None):
     parser.add_argument("--frames", type=int, default=100)
     parser.add_argument("--smallest", type=int, default=400)
     parser.add_argument("--every", type=int, default=0, help="also print RSS every N frames")
+    parser.add_argument(
+        "--descending",
+        action="store_true",
+        help="largest frame first, so that later frames need no more working memory",
+    )
     args = parser.parse_args(argv)
 
     import astromask
@@ -43,6 +52,8 @@ def main(argv=None):
 
     rng = np.random.default_rng(0)
     sizes = [args.smallest + k for k in range(args.frames)]
+    if args.descending:
+        sizes.reverse()
     marks = {}
     for number, side in enumerate(sizes * 2, start=1):
         frame = rng.normal(1000, 10, (side, side + 1)).astype(np.float32)
