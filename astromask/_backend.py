@@ -122,9 +122,10 @@ def check_installed(backend, installed=None):
     installed = installed or (lambda name: find_spec(name) is not None)
     module = EXTRAS.get(backend)
     if module is not None and not installed(module):
+        others = ", ".join(f"'astromask[{name}]'" for name in EXTRAS if name != backend)
         msg = (
             f"Keras backend {backend!r} is not installed: pip install 'astromask[{backend}]' "
-            f"(or choose another with KERAS_BACKEND: {', '.join(EXTRAS)})"
+            f"(or {others} and name it in KERAS_BACKEND)"
         )
         raise BackendMissing(msg)
 
