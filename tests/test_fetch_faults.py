@@ -651,7 +651,7 @@ def test_converted_cache_in_a_chmod_read_only_folder(tmp_path, monkeypatch):
 
 def test_converted_weights_use_the_cache_helper(monkeypatch, tmp_path):
     """``converted_weights`` caches beside the model's files, through `_cached_conversion`."""
-    monkeypatch.setattr(data, "fetch", lambda entry, progress=False, quiet=False: tmp_path / "f.pth")
+    monkeypatch.setattr(data, "fetch", lambda entry, **options: tmp_path / "f.pth")
     monkeypatch.setattr(converted, "convert", lambda model, paths: dict(WEIGHTS))
     seen, cached = [], converted._cached_conversion
 
