@@ -274,7 +274,7 @@ def _fetch_locked(entry, path, progress):
     raise WeightsError(msg) from last_error
 
 
-def fetch(entry, *, progress=None, quiet=False):
+def fetch(entry, *, progress=None, on_download=None):
     """Return the local path of a weight file, downloading it if needed.
 
     A cached file is used only if its SHA-256 matches; otherwise it is
@@ -293,10 +293,11 @@ def fetch(entry, *, progress=None, quiet=False):
         The file, or its registry key.
     progress : bool, optional
         Show a download progress bar; `None` shows it on a terminal only.
-        Unless it is `False` or ``quiet`` is set, a download is announced
-        in one line on the standard error (`announce`).
-    quiet : bool, optional
-        No announcement (the caller made one).
+        Unless it is `False`, a download is announced in one line on the
+        standard error (`announce`).
+    on_download : callable, optional
+        Called instead of that announcement, only when the file must be
+        downloaded (a caller fetching several files says it once).
 
     Returns
     -------
@@ -322,7 +323,9 @@ def fetch(entry, *, progress=None, quiet=False):
     path = cache_dir() / entry.key
     if is_valid(path, entry.sha256):  # a read-only cache works: no lock taken
         return path
-    if progress is not False and not quiet:
+    if on_download is not None:
+        on_download()
+    elif progress is not False:
         announce(entry.key, [entry])
     folder = path.parent
     try:
@@ -359,4 +362,8 @@ def fetch_all(*, progress=None):
     >>> len(paths) == len(data.registry())  # doctest: +REMOTE_DATA
     True
     """
-    return [fetch(entry, progress=progress, quiet=True) for entry in registry().values()]
+    # The progress bars say what is downloaded: no announcement.
+    return [
+        fetch(entry, progress=progress, on_download=lambda: None)
+        for entry in registry().values()
+    ]

@@ -55,9 +55,14 @@ def converted_weights(model, *, progress=None):
     (16, (3, 3, 1, 32))
     """
     files = data.model_files(model)
-    if progress is not False:
-        data.announce(model, files)
-    paths = [data.fetch(f, progress=progress, quiet=True) for f in files]
+    announced = []
+
+    def announce():  # once for the model, and only when something is downloaded
+        if progress is not False and not announced:
+            announced.append(data.announce(model, files))
+
+    # Each cached file is checked once, by fetch (its SHA-256).
+    paths = [data.fetch(f, progress=progress, on_download=announce) for f in files]
     tag = f"{model.replace('/', '_')}.keras-v{CONVERTED_VERSION}-{files[-1].sha256[:16]}"
     cache = Path(paths[0]).parent / f"{tag}.npz"
     return _cached_conversion(cache, lambda: convert(model, paths))
