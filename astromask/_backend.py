@@ -13,6 +13,13 @@ line which extra to install when the backend is missing (`BackendMissing`),
 and it drops the start-up chatter that TensorFlow's native code writes to
 the standard error (CUDA probes on machines without a GPU, CPU features)
 while passing on every other line.
+
+On TensorFlow it also turns on TensorFlow's own pooling allocator for CPU
+memory (``TF_CPU_ALLOCATOR_USE_BFC``) unless the variable is already set:
+without it every large tensor of a network call is fresh memory from the
+system, and on a 2-core CPU the page faults took a quarter of MaxiMask's
+time (:doc:`/performance`).  Set ``TF_CPU_ALLOCATOR_USE_BFC=false`` before
+astromask imports TensorFlow to keep TensorFlow's default.
 """
 
 import contextlib
@@ -26,6 +33,10 @@ from pathlib import Path
 
 # Fastest first, as measured on CPU by benchmarks/bench_performance.py.
 PREFERENCE = ("tensorflow", "jax", "torch")
+
+#: Environment defaults set before TensorFlow is imported, unless the user
+#: set them: TensorFlow's BFC allocator keeps and reuses freed CPU memory.
+TENSORFLOW_DEFAULTS = {"TF_CPU_ALLOCATOR_USE_BFC": "true"}
 
 
 def _configured():
@@ -162,6 +173,30 @@ def filtered_stderr(noise=NOISE):
                 sys.stderr.flush()
 
 
+def keep_freed_memory():
+    """Ask the C library to keep freed memory for reuse, in this process; whether it did.
+
+    By default glibc hands every block over 32 MB straight back to the
+    system when it is freed, so each network call on a large tile faults in
+    fresh pages: on PyTorch that was half of MaxiMask's CPU time, and on JAX
+    a sixth (:doc:`/performance`).  This turns that off (``mallopt``:
+    no ``mmap`` for large blocks, no trimming of the heap), so memory stays
+    at its peak and is reused.  It changes the whole process, so only the
+    command line calls it; elsewhere set ``MALLOC_MMAP_MAX_=0`` and
+    ``MALLOC_TRIM_THRESHOLD_=2147483647`` in the environment.  Returns
+    `False` where the C library has no ``mallopt`` (not glibc).
+    """
+    import ctypes
+
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):
+        return False
+    m_trim_threshold, m_mmap_max = -1, -4  # glibc's <malloc.h>
+    mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
+    return bool(mallopt(m_mmap_max, 0)) and bool(mallopt(m_trim_threshold, 2**31 - 1))
+
+
 def load_keras():
     """Import Keras on the chosen backend, quietly; the module.
 
@@ -172,7 +207,11 @@ def load_keras():
     """
     if "keras" in sys.modules:
         return sys.modules["keras"]
-    check_installed(backend_name())
+    backend = backend_name()
+    check_installed(backend)
+    if backend == "tensorflow":
+        for name, value in TENSORFLOW_DEFAULTS.items():
+            os.environ.setdefault(name, value)
     with filtered_stderr():
         import keras
 

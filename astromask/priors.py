@@ -60,7 +60,10 @@ def bayes_update(probabilities, factor, *, out=None):
     p = np.asarray(probabilities).astype(np.float32, copy=False)
     factor = np.asarray(factor, dtype=np.float32)
     if out is None:
-        out = np.empty(p.shape, dtype=np.float32)  # an array even for one value
+        # In p's memory order (p is often a channels-first view of a
+        # channels-last tile): each pass then reads and writes memory in
+        # sequence, about twice as fast, with the same values.
+        out = np.empty_like(p, dtype=np.float32, order="K", subok=False)
     np.subtract(np.float32(1), p, dtype=np.float32, out=out)
     out *= factor
     out += p
