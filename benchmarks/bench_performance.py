@@ -295,7 +295,8 @@ def targets(args, env, summary):
     python = _pythons(args.backend_python, ["tensorflow"])["tensorflow"]
     # Upstream's own command, beside its Python.
     upstream_cli = [str(Path(os.path.abspath(args.upstream_python)).parent / "maximask")]
-    ours_cli = [python, "-m", "astromask.cli", "flag", "-q", "--overwrite"]
+    # The installed command's own entry point (astromask._entry:console).
+    ours_cli = [python, "-m", "astromask._entry", "flag", "-q", "--overwrite"]
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         for side in ("up", "ours"):
