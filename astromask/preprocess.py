@@ -44,7 +44,7 @@ finite.
 import math
 
 import numpy as np
-from scipy import interpolate, ndimage, signal
+from scipy import interpolate, ndimage
 
 __all__ = ["BACKGROUNDS", "background_maps", "check_background", "normalize"]
 
@@ -169,6 +169,10 @@ def _spline(grid, mesh_h, mesh_w, height, width, background="maximask"):
     if n_y >= 2 and n_x >= 2 and background == "maximask":
         # Upstream's filter, zero-padded: the padded grid's corners drop
         # towards 0.  Kept for parity (the network was used that way).
+        # Imported here: scipy.signal takes 0.4 s to import, and only the
+        # parity mode needs it.
+        from scipy import signal
+
         padded = signal.medfilt(padded, 3)
     else:
         # astromask's estimate, and images under 400 px: no zero corners.

@@ -14,6 +14,9 @@ T3. Ten `astromask.flag` calls in one process on frames of ten sizes from
     state, every shape seen): after the first, within 15 % in seconds per
     megapixel; the first within 2 s.  Importing Keras (TensorFlow), which
     `astromask.flag` does on its first call, is timed apart, before it.
+    A single call varies by about 15 % on a shared 2-core machine, as much
+    as the target, so ``--t3-runs`` fresh processes (3 by default) do it and
+    each call's median over them is compared.
 T4. Parity: ``astromask flag FILE --tiling maximask --planes`` against the
     mask file upstream wrote in T1, plane by plane.
 
@@ -285,14 +288,22 @@ def _command(cmd, env, cwd):
 
 
 def targets(args, env, summary):
-    """T1 to T4 of the speed issue; appends their lines to ``summary``."""
-    import numpy as np
+    """T1 to T4 of the speed issue (those in ``--targets``); appends to ``summary``."""
+    env = dict(env, KERAS_BACKEND="tensorflow")
+    python = _pythons(args.backend_python, ["tensorflow"])["tensorflow"]
+    wanted = {name.strip().upper() for name in args.targets.split(",")}
+    if wanted & {"T1", "T2", "T4"}:
+        _files_targets(args, env, summary, python, wanted)
+    if "T3" in wanted:
+        _sizes_target(args, env, summary, python)
+
+
+def _files_targets(args, env, summary, python, wanted):
+    """T1, T4 (which needs T1's upstream file) and T2."""
     from astropy.io import fits
 
     from astromask.simulate import simulated_frame
 
-    env = dict(env, KERAS_BACKEND="tensorflow")
-    python = _pythons(args.backend_python, ["tensorflow"])["tensorflow"]
     # Upstream's own command, beside its Python.
     upstream_cli = [str(Path(os.path.abspath(args.upstream_python)).parent / "maximask")]
     # The installed command's own entry point (astromask._entry:console).
@@ -304,83 +315,107 @@ def targets(args, env, summary):
         ccd, _ = simulated_frame((args.size, args.size), seed=1)
         for side in ("up", "ours"):
             fits.PrimaryHDU(ccd.data).writeto(tmp / side / "frame.fits")
-        # T1: alternated, medians.
-        up, ours = [], []
-        for _ in range(args.repeat):
-            up.append(_command([*upstream_cli, "frame.fits"], env, tmp / "up"))
-            ours.append(_command([*ours_cli, "frame.fits"], env, tmp / "ours"))
-        t1 = _median(up) / _median(ours)
-        print(f"T1. one {args.size}x{args.size} file, whole command (median of {args.repeat})")
-        for name, runs in (("upstream maximask FILE", up), ("astromask flag FILE", ours)):
-            each = ", ".join(f"{v:.1f}" for v in runs)
-            print(f"    {name:<23} {_median(runs):7.1f} s   ({each})")
-        print(f"    ratio x{t1:.1f}")
-        summary.append(("T1 one file, whole command, vs maximask FILE", f"x{t1:.1f}", ">= 10"))
+        if wanted & {"T1", "T4"}:
+            _one_file_targets(args, env, summary, tmp, upstream_cli, ours_cli)
+        if "T2" in wanted:
+            _folder_target(args, env, summary, tmp, upstream_cli, ours_cli)
 
-        # T4: parity with the file upstream wrote in T1.
-        _command(
-            [
-                *ours_cli,
-                "--tiling",
-                "maximask",
-                "--planes",
-                "--output",
-                "parity.fits",
-                "frame.fits",
-            ],
-            env,
-            tmp / "ours",
-        )
-        with (
-            fits.open(tmp / "up" / "frame.mask.fits") as a,
-            fits.open(tmp / "ours" / "parity.fits") as b,
-        ):
-            same = np.array_equal(a[0].data, b[0].data)
-            differ = (
-                int((a[0].data != b[0].data).sum()) if a[0].data.shape == b[0].data.shape else -1
-            )
-        print(
-            f"T4. parity (--tiling maximask --planes vs upstream's file): "
-            f"{'bit-identical' if same else f'{differ} values differ'}"
-        )
-        summary.append(
-            (
-                "T4 parity mode vs upstream (TensorFlow)",
-                "bit-identical" if same else f"{differ} differ",
-                "bit-identical",
-            )
-        )
 
-        # T2: a folder, one command each.
-        frames = [
-            simulated_frame((args.folder_size, args.folder_size), seed=10 + k)[0].data
-            for k in range(args.folder_files)
-        ]
-        for side in ("up", "ours"):
-            folder = tmp / side / "night"
-            folder.mkdir()
-            for k, data in enumerate(frames):
-                fits.PrimaryHDU(data).writeto(folder / f"frame{k}.fits")
-        up_dir = _command([*upstream_cli, "night"], env, tmp / "up")
-        ours_dir = _command([*ours_cli, "night"], env, tmp / "ours")
-        t2 = up_dir / ours_dir
-        side = f"{args.folder_size}x{args.folder_size}"
-        print(f"T2. folder of {args.folder_files} files of {side}, one command each")
-        print(f"    upstream maximask DIR   {up_dir:7.1f} s")
-        print(f"    astromask flag DIR      {ours_dir:7.1f} s")
-        print(f"    ratio x{t2:.1f}")
-        summary.append(
-            (
-                f"T2 folder of {args.folder_files} x {args.folder_size}^2 vs maximask DIR",
-                f"x{t2:.1f}",
-                ">= 12",
-            )
-        )
+def _one_file_targets(args, env, summary, tmp, upstream_cli, ours_cli):
+    """T1 (alternated, medians) and T4 (parity with T1's upstream file)."""
+    import numpy as np
+    from astropy.io import fits
 
-    # T3: ten sizes in one process.
+    up, ours = [], []
+    for _ in range(args.repeat):
+        up.append(_command([*upstream_cli, "frame.fits"], env, tmp / "up"))
+        ours.append(_command([*ours_cli, "frame.fits"], env, tmp / "ours"))
+    t1 = _median(up) / _median(ours)
+    print(f"T1. one {args.size}x{args.size} file, whole command (median of {args.repeat})")
+    for name, runs in (("upstream maximask FILE", up), ("astromask flag FILE", ours)):
+        each = ", ".join(f"{v:.1f}" for v in runs)
+        print(f"    {name:<23} {_median(runs):7.1f} s   ({each})")
+    print(f"    ratio x{t1:.1f}")
+    summary.append(("T1 one file, whole command, vs maximask FILE", f"x{t1:.1f}", ">= 10"))
+
+    # T4: parity with the file upstream wrote in T1.
+    _command(
+        [
+            *ours_cli,
+            "--tiling",
+            "maximask",
+            "--planes",
+            "--output",
+            "parity.fits",
+            "frame.fits",
+        ],
+        env,
+        tmp / "ours",
+    )
+    with (
+        fits.open(tmp / "up" / "frame.mask.fits") as a,
+        fits.open(tmp / "ours" / "parity.fits") as b,
+    ):
+        same = np.array_equal(a[0].data, b[0].data)
+        differ = int((a[0].data != b[0].data).sum()) if a[0].data.shape == b[0].data.shape else -1
+    print(
+        f"T4. parity (--tiling maximask --planes vs upstream's file): "
+        f"{'bit-identical' if same else f'{differ} values differ'}"
+    )
+    summary.append(
+        (
+            "T4 parity mode vs upstream (TensorFlow)",
+            "bit-identical" if same else f"{differ} differ",
+            "bit-identical",
+        )
+    )
+
+
+def _folder_target(args, env, summary, tmp, upstream_cli, ours_cli):
+    """T2: a folder, one command each side."""
+    from astropy.io import fits
+
+    from astromask.simulate import simulated_frame
+
+    frames = [
+        simulated_frame((args.folder_size, args.folder_size), seed=10 + k)[0].data
+        for k in range(args.folder_files)
+    ]
+    for side in ("up", "ours"):
+        folder = tmp / side / "night"
+        folder.mkdir()
+        for k, data in enumerate(frames):
+            fits.PrimaryHDU(data).writeto(folder / f"frame{k}.fits")
+    up_dir = _command([*upstream_cli, "night"], env, tmp / "up")
+    ours_dir = _command([*ours_cli, "night"], env, tmp / "ours")
+    t2 = up_dir / ours_dir
+    side = f"{args.folder_size}x{args.folder_size}"
+    print(f"T2. folder of {args.folder_files} files of {side}, one command each")
+    print(f"    upstream maximask DIR   {up_dir:7.1f} s")
+    print(f"    astromask flag DIR      {ours_dir:7.1f} s")
+    print(f"    ratio x{t2:.1f}")
+    summary.append(
+        (
+            f"T2 folder of {args.folder_files} x {args.folder_size}^2 vs maximask DIR",
+            f"x{t2:.1f}",
+            ">= 12",
+        )
+    )
+
+
+def _sizes_target(args, env, summary, python):
+    """T3: ten sizes in one process, in ``--t3-runs`` processes; medians per call."""
     sizes = [int(v) for v in args.sizes.split(",")]
-    r = _json(_run([python, "-c", SIZES, args.sizes], env))
-    print("T3. ten flag() calls, new sizes then the same again (steady state)")
+    runs = [_json(_run([python, "-c", SIZES, args.sizes], env)) for _ in range(args.t3_runs)]
+    r = {
+        key: [_median(list(values)) for values in zip(*(run[key] for run in runs), strict=True)]
+        for key in ("first", "steady")
+    }
+    r["import"] = _median([run["import"] for run in runs])
+    print(
+        "T3. ten flag() calls, new sizes then the same again (steady state); "
+        f"medians of {args.t3_runs} processes"
+    )
     print("    size    first s  steady s  first s/Mpix  steady s/Mpix  excess")
     worst_later, first_excess = 0.0, r["first"][0] - r["steady"][0]
     for k, (n, a, b) in enumerate(zip(sizes, r["first"], r["steady"], strict=True)):
@@ -422,6 +457,12 @@ def main(argv=None):
         help="T3's frame sides",
     )
     parser.add_argument("--targets-only", action="store_true", help="T1 to T4 alone")
+    parser.add_argument(
+        "--targets",
+        default="T1,T2,T3,T4",
+        help="which of T1 to T4 to run (T4 runs T1 too, whose upstream file it compares)",
+    )
+    parser.add_argument("--t3-runs", type=int, default=3, help="T3's fresh processes")
     args = parser.parse_args(argv)
 
     from astropy.io import fits
