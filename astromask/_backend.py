@@ -190,7 +190,7 @@ def keep_freed_memory():
 
     try:
         mallopt = ctypes.CDLL(None).mallopt
-    except (OSError, AttributeError):
+    except (OSError, AttributeError, TypeError):  # TypeError: Windows has no CDLL(None)
         return False
     m_trim_threshold, m_mmap_max = -1, -4  # glibc's <malloc.h>
     mallopt.argtypes = (ctypes.c_int, ctypes.c_int)

@@ -112,15 +112,15 @@ def test_the_command_ends_with_its_status_after_the_atexit_functions(tmp_path):
         timeout=120,
     )
     assert done.returncode == 0, done.stderr
-    assert done.stdout.splitlines() == [done.stdout.splitlines()[0], "atexit ran"]
-    assert done.stdout.startswith("astromask ")
+    version, last = done.stdout.splitlines()
+    assert version.startswith("astromask ") and last == "atexit ran"
     done = subprocess.run(
         [sys.executable, "-c", textwrap.dedent(code), "flag", str(tmp_path / "missing.fits")],
         capture_output=True,
         text=True,
         timeout=300,
     )
-    assert done.returncode not in (0, None)
+    assert done.returncode != 0  # the command's own failure status, kept
     assert "missing.fits" in done.stderr
 
 
