@@ -178,11 +178,11 @@ def keep_freed_memory():
 
     By default glibc hands every block over 32 MB straight back to the
     system when it is freed, so each network call on a large tile faults in
-    fresh pages: on PyTorch that was half of MaxiMask's CPU time, and this
-    made a tile 2.2 times faster (on JAX it halved a smaller system time,
-    with no gain in wall time; :doc:`/performance`).  This turns that off (``mallopt``:
-    no ``mmap`` for large blocks, no trimming of the heap), so memory stays
-    at its peak and is reused.  It changes the whole process, so only the
+    fresh pages.  This turns that off (``mallopt``: no ``mmap`` for large
+    blocks, no trimming of the heap), so memory stays at its peak and is
+    reused.  On PyTorch the page faults were half of MaxiMask's CPU time,
+    and a tile ran 2.2 times faster; on JAX the system time halved, with no
+    gain in wall time (:doc:`/performance`).  It changes the whole process, so only the
     command line calls it; elsewhere set ``MALLOC_MMAP_MAX_=0`` and
     ``MALLOC_TRIM_THRESHOLD_=2147483647`` in the environment.  Returns
     `False` where the C library has no ``mallopt`` (not glibc).

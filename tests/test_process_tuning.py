@@ -19,37 +19,30 @@ import pytest
 from astromask._backend import TENSORFLOW_DEFAULTS, backend_name
 
 
-def _python(code, env=None, timeout=300):
-    done = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)],
+def _python(code, *args, env=None, timeout=300):
+    """Run ``code`` in a fresh Python with ``args``; ``env`` replaces the environment."""
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code), *map(str, args)],
         capture_output=True,
         text=True,
-        env={**os.environ, **(env or {})},
+        env=os.environ if env is None else env,
         timeout=timeout,
     )
-    return done
-
-
-def _without(*names):
-    return {k: v for k, v in os.environ.items() if k not in names}
 
 
 @pytest.mark.parametrize("preset", [None, "false"])
 def test_tensorflow_pools_cpu_memory_unless_the_user_said_otherwise(preset):
-    env = _without("TF_CPU_ALLOCATOR_USE_BFC")
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPU_ALLOCATOR_USE_BFC"}
     if preset is not None:
         env["TF_CPU_ALLOCATOR_USE_BFC"] = preset
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            "import os; from astromask._backend import load_keras; load_keras(); "
-            "print(os.environ.get('TF_CPU_ALLOCATOR_USE_BFC'))",
-        ],
-        capture_output=True,
-        text=True,
+    done = _python(
+        """
+        import os
+        from astromask._backend import load_keras
+        load_keras()
+        print(os.environ.get("TF_CPU_ALLOCATOR_USE_BFC"))
+        """,
         env=env,
-        timeout=300,
     )
     assert done.returncode == 0, done.stderr
     seen = done.stdout.split()[-1]
@@ -85,12 +78,7 @@ def test_keeping_freed_memory_keeps_a_freed_block_resident():
     """
     dropped = {}
     for mode in ("default", "keep"):
-        done = subprocess.run(
-            [sys.executable, "-c", textwrap.dedent(code), mode],
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        done = _python(code, mode, timeout=120)
         assert done.returncode == 0, done.stderr
         dropped[mode] = float(done.stdout.split()[-1])
     assert dropped["default"] > 150
@@ -105,21 +93,11 @@ def test_the_command_ends_with_its_status_after_the_atexit_functions(tmp_path):
         from astromask._entry import console
         console()
     """
-    done = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code), "--version"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = _python(code, "--version", timeout=120)
     assert done.returncode == 0, done.stderr
     version, last = done.stdout.splitlines()
     assert version.startswith("astromask ") and last == "atexit ran"
-    done = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code), "flag", str(tmp_path / "missing.fits")],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    done = _python(code, "flag", tmp_path / "missing.fits")
     assert done.returncode != 0  # the command's own failure status, kept
     assert "missing.fits" in done.stderr
 

@@ -14,6 +14,7 @@ output, where this cache is trusted only when its hash matches.
 """
 
 import contextlib
+import functools
 import logging
 from pathlib import Path
 
@@ -55,14 +56,12 @@ def converted_weights(model, *, progress=None):
     (16, (3, 3, 1, 32))
     """
     files = data.model_files(model)
-    announced = []
-
-    def announce():  # once for the model, and only when something is downloaded
-        if progress is not False and not announced:
-            announced.append(data.announce(model, files))
-
+    # One line for the whole model, said once, and only when one of its
+    # files is downloaded (with progress=False fetch says nothing anyway).
+    announce_once = functools.cache(functools.partial(data.announce, model, files))
+    on_download = None if progress is False else announce_once
     # Each cached file is checked once, by fetch (its SHA-256).
-    paths = [data.fetch(f, progress=progress, on_download=announce) for f in files]
+    paths = [data.fetch(f, progress=progress, on_download=on_download) for f in files]
     tag = f"{model.replace('/', '_')}.keras-v{CONVERTED_VERSION}-{files[-1].sha256[:16]}"
     cache = Path(paths[0]).parent / f"{tag}.npz"
     return _cached_conversion(cache, lambda: convert(model, paths))
